@@ -1,0 +1,1 @@
+"""The organization core: entities, the membership-mode policy and its errors. Pure Python, no frameworks."""

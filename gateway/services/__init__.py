@@ -1,0 +1,34 @@
+"""Use cases of the organization core. Each public method is one transaction; adapters call only these."""
+
+from __future__ import annotations
+
+from gateway.services.audit import AuditService
+from gateway.services.base import Clock, TokenFactory, utcnow
+from gateway.services.connections import ConnectionService
+from gateway.services.credentials import CredentialService
+from gateway.services.invitations import InvitationService
+from gateway.services.members import MemberService
+from gateway.services.mode import ModeService
+from gateway.services.orgs import OrgService
+from gateway.services.projects import ProjectService
+from gateway.services.sessions import SessionService
+from gateway.storage.db import Database
+
+
+class Services:
+    """Every service over one database, one clock and one token source (all injectable in tests)."""
+
+    def __init__(self, db: Database, clock: Clock = utcnow, tokens: TokenFactory | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        tokens = tokens or TokenFactory()
+        deps = (db, clock, tokens)
+        self.orgs = OrgService(*deps)
+        self.members = MemberService(*deps)
+        self.invitations = InvitationService(*deps, members=self.members)
+        self.mode = ModeService(*deps)
+        self.projects = ProjectService(*deps)
+        self.credentials = CredentialService(*deps)
+        self.sessions = SessionService(*deps)
+        self.connections = ConnectionService(*deps)
+        self.audit = AuditService(*deps)

@@ -1,0 +1,106 @@
+"""What every service shares: the database, an injectable clock and token source, and the audit trail."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.domain import model as m
+from gateway.domain.errors import NotFound
+from gateway.storage.db import Database
+from gateway.storage.store import Store
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def hash_token(token: str) -> str:
+    """Tokens carry 256 bits of randomness, so one SHA-256 is the right stored form (no slow KDF needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    prefix: str
+    token_hash: str
+
+
+class TokenFactory:
+    """Random bearer tokens: shown once, stored as a hash, recognizable by a short non-secret prefix."""
+
+    def __init__(self, randbytes: Callable[[int], bytes] = secrets.token_bytes) -> None:
+        self._randbytes = randbytes
+
+    def issue(self, kind: str) -> IssuedToken:
+        body = base64.urlsafe_b64encode(self._randbytes(32)).rstrip(b"=").decode()
+        token = f"{kind}_{body}"
+        return IssuedToken(token=token, prefix=token[: len(kind) + 7], token_hash=hash_token(token))
+
+
+def same_hash(token: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_token(token), stored_hash)
+
+
+class ServiceBase:
+    def __init__(self, db: Database, clock: Clock, tokens: TokenFactory) -> None:
+        self.db = db
+        self.clock = clock
+        self.tokens = tokens
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def audit(
+        self,
+        tx: Store,
+        org_id: str,
+        actor: m.Actor,
+        action: str,
+        target: object | None = None,
+        **details: Any,
+    ) -> m.AuditEvent:
+        target_type = type(target).__name__.lower() if target is not None else None
+        event = m.AuditEvent(
+            org_id=org_id,
+            at=self.now(),
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_label=actor.label,
+            action=action,
+            target_type=target_type,
+            target_id=getattr(target, "id", None),
+            ip=actor.ip,
+            request_id=actor.request_id,
+            details=details,
+        )
+        tx.add(event)
+        return event
+
+    @staticmethod
+    def locked_org(tx: Store, org_id: str) -> m.Organization:
+        """The organization row, locked for the rest of the transaction (serializes membership changes)."""
+        org = tx.org(org_id, lock=True)
+        if org is None:
+            raise NotFound("No such organization.", org_id=org_id)
+        return org
+
+    @staticmethod
+    def found(obj: Any, what: str) -> Any:
+        if obj is None:
+            raise NotFound(f"No such {what} in this organization.")
+        return obj

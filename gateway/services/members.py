@@ -1,0 +1,325 @@
+"""Members: joining (every path lands in the Default Project), roles, removal, suspension, the block list,
+and the SSO sign-in outcome (just-in-time creation) that the SAML and OIDC adapters share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.domain import model as m
+from gateway.domain.errors import AccountInOtherOrganization, EmailTaken, MemberInactive
+from gateway.domain.policy import (
+    JitOutcome,
+    decide_sso_sign_in,
+    email_domain,
+    ensure_keeps_an_admin,
+    normalize_email,
+    require_mode_allows,
+)
+from gateway.services.base import ServiceBase, new_id
+from gateway.storage.store import Store
+
+ACCOUNT_ELSEWHERE = (
+    "This email address already has an account in another organization. Every account belongs to one "
+    "organization: the account must be migrated before it can join this one."
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Optional person attributes supplied by SCIM, an IdP assertion or an Admin."""
+
+    display_name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    user_name: str | None = None
+    external_id: str | None = None
+
+    def apply(self, member: m.Member) -> None:
+        for name in ("display_name", "given_name", "family_name", "user_name", "external_id"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(member, name, value)
+
+
+@dataclass(frozen=True)
+class MemberView:
+    member: m.Member
+    projects: list[m.Project]
+    resources_created: list[m.Resource] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AccessRevoked:
+    """What a removal or suspension took away, reported to the caller and recorded in the audit event."""
+
+    member: m.Member
+    project_access_revoked: int
+    sessions_ended: int
+    api_keys_revoked: int
+    resources_kept: int
+    blocked: bool = False
+
+
+@dataclass(frozen=True)
+class SsoSignIn:
+    member: m.Member
+    outcome: JitOutcome
+
+
+class MemberService(ServiceBase):
+    # -- joining -------------------------------------------------------------------------------------------
+    def join(
+        self,
+        tx: Store,
+        org: m.Organization,
+        email: str,
+        role: m.Role,
+        path: m.JoinPath,
+        actor: m.Actor,
+        profile: Profile | None = None,
+    ) -> m.Member:
+        """Create the member (or bring a removed one back) and put them in the Default Project (rule 4).
+
+        The caller holds the organization lock and has already applied the mode policy for ``path``.
+        """
+        email = normalize_email(email)
+        if tx.live_account_elsewhere(org.id, email) is not None:
+            raise AccountInOtherOrganization(ACCOUNT_ELSEWHERE)
+        now = self.now()
+        member = tx.member_by_email(org.id, email)
+        restored = member is not None
+        if member is None:
+            member = m.Member(
+                id=new_id(),
+                org_id=org.id,
+                email=email,
+                role=role,
+                status=m.MemberStatus.ACTIVE,
+                joined_via=path,
+                created_at=now,
+                updated_at=now,
+            )
+            tx.add(member)
+        elif member.status is not m.MemberStatus.REMOVED:
+            raise EmailTaken("A member with this email address already exists in this organization.")
+        else:
+            member.status = m.MemberStatus.ACTIVE
+            member.role = role
+            member.joined_via = path
+            member.removed_at = member.removed_by = member.suspended_at = None
+            member.updated_at = now
+            member.version += 1
+        if profile is not None:
+            profile.apply(member)
+        member.scim_linked = path is m.JoinPath.SCIM
+        tx.flush(ACCOUNT_ELSEWHERE)
+        project = tx.default_project(org.id)
+        if tx.project_membership(org.id, project.id, member.id) is None:
+            tx.add(m.ProjectMembership(new_id(), org.id, project.id, member.id, now))
+        self.audit(
+            tx, org.id, actor, "member.joined", member,
+            email=email, role=role.value, via=path.value, restored=restored, project_id=project.id,
+        )  # fmt: skip
+        return member
+
+    def add_admin(self, org_id: str, email: str, actor: m.Actor) -> m.Member:
+        """Make ``email`` an Admin of the organization: promote a live member or add a new one."""
+        email = normalize_email(email)
+        with self.db.transaction() as tx:
+            org = self.locked_org(tx, org_id)
+            member = tx.member_by_email(org.id, email)
+            if member is None or member.status is m.MemberStatus.REMOVED:
+                return self.join(tx, org, email, m.Role.ADMIN, m.JoinPath.ADMIN, actor)
+            if member.status is m.MemberStatus.SUSPENDED:
+                raise MemberInactive("This member is suspended; restore them before making them an Admin.")
+            self._set_role(tx, member, m.Role.ADMIN, actor)
+            return member
+
+    def provision(self, org_id: str, email: str, role: m.Role, actor: m.Actor, profile: Profile) -> m.Member:
+        """SCIM create: link an existing member by email at the IdP's first push (never a duplicate), or join."""
+        email = normalize_email(email)
+        with self.db.transaction() as tx:
+            org = self.locked_org(tx, org_id)
+            require_mode_allows(org, m.JoinPath.SCIM)
+            member = tx.member_by_email(org.id, email)
+            if member is not None and member.status is not m.MemberStatus.REMOVED:
+                if member.scim_linked:
+                    raise EmailTaken("A member with this email address is already provisioned.")
+                profile.apply(member)
+                member.scim_linked = True
+                member.updated_at = self.now()
+                member.version += 1
+                self.audit(tx, org.id, actor, "member.linked", member, email=email, via="scim")
+                return member
+            return self.join(tx, org, email, role, m.JoinPath.SCIM, actor, profile)
+
+    def sso_sign_in(
+        self,
+        org_id: str,
+        email: str,
+        actor: m.Actor,
+        *,
+        role: m.Role = m.Role.MEMBER,
+        profile: Profile | None = None,
+    ) -> SsoSignIn:
+        """The outcome of a verified SSO assertion: sign in, create just in time, restore, or refuse (rules 1, 6)."""
+        email = normalize_email(email)
+        with self.db.transaction() as tx:
+            org = self.locked_org(tx, org_id)
+            existing = tx.member_by_email(org.id, email)
+            domain = tx.domain(email_domain(email))
+            outcome = decide_sso_sign_in(
+                org,
+                existing,
+                blocked=tx.is_blocked(org.id, email),
+                domain_verified=domain is not None and domain.verified and domain.org_id == org.id,
+            )
+            if outcome is JitOutcome.SIGN_IN:
+                assert existing is not None
+                return SsoSignIn(existing, outcome)
+            member = self.join(tx, org, email, role, m.JoinPath.JIT, actor, profile)
+            return SsoSignIn(member, outcome)
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def list(
+        self,
+        org_id: str,
+        *,
+        query: str | None = None,
+        status: m.MemberStatus | None = None,
+        role: m.Role | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[m.Member], int]:
+        with self.db.transaction() as tx:
+            return tx.members(org_id, query=query, status=status, role=role, offset=offset, limit=limit)
+
+    def get(self, org_id: str, member_id: str) -> MemberView:
+        with self.db.transaction() as tx:
+            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            return MemberView(
+                member, list(tx.projects_of_member(org_id, member_id)), list(tx.resources_created_by(org_id, member_id))
+            )
+
+    # -- changing ------------------------------------------------------------------------------------------
+    def change_role(
+        self, org_id: str, member_id: str, role: m.Role, actor: m.Actor, *, override: bool = False
+    ) -> m.Member:
+        with self.db.transaction() as tx:
+            self.locked_org(tx, org_id)
+            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            if member.status is m.MemberStatus.REMOVED:
+                raise MemberInactive("This member was removed; their role cannot change.")
+            if role is not m.Role.ADMIN:
+                ensure_keeps_an_admin(member, tx.count_active_admins(org_id), override)
+            self._set_role(tx, member, role, actor, override=override)
+            return member
+
+    def _set_role(self, tx: Store, member: m.Member, role: m.Role, actor: m.Actor, **details: object) -> None:
+        if member.role is role:
+            return
+        previous = member.role
+        member.role = role
+        member.updated_at = self.now()
+        member.version += 1
+        self.audit(tx, member.org_id, actor, "member.role_changed", member, **{"from": previous.value, "to": role.value}, **details)
+
+    def remove(
+        self,
+        org_id: str,
+        member_id: str,
+        actor: m.Actor,
+        *,
+        source: m.RemovalSource = m.RemovalSource.ADMIN,
+        block: bool = False,
+        override: bool = False,
+    ) -> AccessRevoked:
+        """Rule 5: revoke every project membership, end sessions, revoke API keys; resources stay."""
+        with self.db.transaction() as tx:
+            self.locked_org(tx, org_id)
+            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            if member.status is m.MemberStatus.REMOVED:
+                raise MemberInactive("This member was already removed.")
+            if member.status is m.MemberStatus.ACTIVE:
+                ensure_keeps_an_admin(member, tx.count_active_admins(org_id), override)
+            now = self.now()
+            member.status = m.MemberStatus.REMOVED
+            member.removed_at = now
+            member.removed_by = source
+            member.updated_at = now
+            member.version += 1
+            result = AccessRevoked(
+                member=member,
+                project_access_revoked=tx.delete_project_memberships(org_id, member.id),
+                sessions_ended=tx.revoke_member_sessions(org_id, member.id, now),
+                api_keys_revoked=tx.revoke_member_api_keys(org_id, member.id, now),
+                resources_kept=len(tx.resources_created_by(org_id, member.id)),
+                blocked=block and self._block(tx, org_id, member.email, actor),
+            )
+            self.audit(
+                tx, org_id, actor, "member.removed", member,
+                email=member.email, source=source.value, override=override,
+                project_access_revoked=result.project_access_revoked, sessions_ended=result.sessions_ended,
+                api_keys_revoked=result.api_keys_revoked, resources_kept=result.resources_kept, blocked=result.blocked,
+            )  # fmt: skip
+            return result
+
+    def suspend(self, org_id: str, member_id: str, actor: m.Actor, *, override: bool = False) -> AccessRevoked:
+        """Suspend: sessions end at once and API keys stop working; memberships are kept for ``restore``."""
+        with self.db.transaction() as tx:
+            self.locked_org(tx, org_id)
+            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            if member.status is m.MemberStatus.REMOVED:
+                raise MemberInactive("This member was removed; a removed member cannot be suspended.")
+            ended = 0
+            if member.status is m.MemberStatus.ACTIVE:
+                ensure_keeps_an_admin(member, tx.count_active_admins(org_id), override)
+                now = self.now()
+                member.status = m.MemberStatus.SUSPENDED
+                member.suspended_at = member.updated_at = now
+                member.version += 1
+                ended = tx.revoke_member_sessions(org_id, member.id, now)
+                self.audit(tx, org_id, actor, "member.suspended", member, email=member.email, sessions_ended=ended)
+            return AccessRevoked(member, 0, ended, 0, len(tx.resources_created_by(org_id, member.id)))
+
+    def restore(self, org_id: str, member_id: str, actor: m.Actor) -> m.Member:
+        with self.db.transaction() as tx:
+            self.locked_org(tx, org_id)
+            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            if member.status is m.MemberStatus.REMOVED:
+                raise MemberInactive("This member was removed; add them again instead of restoring.")
+            if member.status is m.MemberStatus.SUSPENDED:
+                member.status = m.MemberStatus.ACTIVE
+                member.suspended_at = None
+                member.updated_at = self.now()
+                member.version += 1
+                self.audit(tx, org_id, actor, "member.restored", member, email=member.email)
+            return member
+
+    # -- block list ----------------------------------------------------------------------------------------
+    def _block(self, tx: Store, org_id: str, email: str, actor: m.Actor) -> bool:
+        if tx.is_blocked(org_id, email):
+            return True
+        record = m.BlockedEmail(new_id(), org_id, email, self.now(), actor.label)
+        tx.add(record)
+        self.audit(tx, org_id, actor, "email.blocked", record, email=email)
+        return True
+
+    def block_email(self, org_id: str, email: str, actor: m.Actor) -> m.BlockedEmail:
+        email = normalize_email(email)
+        with self.db.transaction() as tx:
+            self.locked_org(tx, org_id)
+            self._block(tx, org_id, email, actor)
+            return self.found(tx.blocked_email(org_id, email), "blocked email")
+
+    def unblock_email(self, org_id: str, email: str, actor: m.Actor) -> None:
+        email = normalize_email(email)
+        with self.db.transaction() as tx:
+            self.locked_org(tx, org_id)
+            record = self.found(tx.blocked_email(org_id, email), "blocked email")
+            tx.delete(record)
+            self.audit(tx, org_id, actor, "email.unblocked", record, email=email)
+
+    def blocked_emails(self, org_id: str) -> list[m.BlockedEmail]:
+        with self.db.transaction() as tx:
+            return list(tx.blocked_emails(org_id))

@@ -1,0 +1,65 @@
+"""Server-side sign-in sessions: the cookie carries a random token, the database its hash and the state.
+
+Removing or suspending a member revokes their sessions in the same transaction, so access ends at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gateway.domain import model as m
+from gateway.services.base import ServiceBase, hash_token, new_id
+
+IDLE_TIMEOUT = timedelta(hours=8)
+ABSOLUTE_TIMEOUT = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    session: m.WebSession
+    org: m.Organization
+    member: m.Member
+
+
+class SessionService(ServiceBase):
+    idle_timeout = IDLE_TIMEOUT
+    absolute_timeout = ABSOLUTE_TIMEOUT
+
+    def start(self, org_id: str, member_id: str, actor: m.Actor, **data: object) -> tuple[m.WebSession, str]:
+        """A fresh session (a new token every sign-in, so a pre-sign-in token can never be fixed on a victim)."""
+        issued = self.tokens.issue("gws")
+        now = self.now()
+        with self.db.transaction() as tx:
+            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            session = m.WebSession(
+                id=new_id(), token_hash=issued.token_hash, created_at=now, last_seen_at=now,
+                expires_at=now + self.absolute_timeout, org_id=org_id, member_id=member.id, data=dict(data),
+            )  # fmt: skip
+            tx.add(session)
+            self.audit(tx, org_id, actor, "session.started", member, session_id=session.id)
+            return session, issued.token
+
+    def resolve(self, token: str) -> SignedIn | None:
+        """The live session behind a cookie, touching its idle timer; None when unknown, expired or revoked."""
+        if not token:
+            return None
+        now = self.now()
+        with self.db.transaction() as tx:
+            session = tx.web_session_by_hash(hash_token(token))
+            if session is None or session.org_id is None or session.member_id is None:
+                return None
+            if not session.is_valid_at(now, self.idle_timeout):
+                return None
+            member = tx.get(m.Member, session.org_id, session.member_id)
+            org = tx.org(session.org_id)
+            if member is None or org is None or member.status is not m.MemberStatus.ACTIVE:
+                return None
+            session.last_seen_at = now
+            return SignedIn(session, org, member)
+
+    def end(self, token: str) -> None:
+        with self.db.transaction() as tx:
+            session = tx.web_session_by_hash(hash_token(token or ""))
+            if session is not None and session.revoked_at is None:
+                session.revoked_at = self.now()

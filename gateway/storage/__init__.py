@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables mapped onto the domain entities, transactions, and the ``Store`` contract."""

@@ -1,0 +1,66 @@
+"""Engine and transactions. One ``Database`` per app; each use case runs in one ``transaction()``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.storage.store import Store
+from gateway.storage.tables import map_entities, metadata
+
+
+def _make_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _begin_immediate).
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
+            # Take SQLite's write lock at the start so that check-then-write use cases (accepting an
+            # invitation while the mode flips) are serialized, as SELECT ... FOR UPDATE does on PostgreSQL.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        map_entities()
+        self.url = url
+        self.engine = _make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """A unit of work: commits when the block ends, rolls everything back if it raises."""
+        session: Session = self._sessions()
+        try:
+            with session.begin():
+                yield Store(session)
+        finally:
+            session.close()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def create_all(self) -> None:
+        """Create tables straight from the models (tests); deployments use ``gateway db upgrade``."""
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
