@@ -117,6 +117,7 @@ class Member:
     removed_by: RemovalSource | None = None
     suspended_at: datetime | None = None
     version: int = 1
+    attributes: dict = field(default_factory=dict)
 
     @property
     def is_active(self) -> bool:

@@ -58,6 +58,31 @@ class SessionService(ServiceBase):
             session.last_seen_at = now
             return SignedIn(session, org, member)
 
+    def start_identity(self, email: str, email_verified: bool, provider: str, subject: str) -> tuple[m.WebSession, str]:
+        """A session for someone the platform login provider signed in who is not (yet) a member: it carries
+        only their verified identity, which accepting an invitation turns into a member session."""
+        issued = self.tokens.issue("gws")
+        now = self.now()
+        with self.db.transaction() as tx:
+            session = m.WebSession(
+                id=new_id(), token_hash=issued.token_hash, created_at=now, last_seen_at=now,
+                expires_at=now + self.absolute_timeout,
+                data={"identity": {"email": email, "email_verified": email_verified, "provider": provider, "subject": subject}},
+            )  # fmt: skip
+            tx.add(session)
+            return session, issued.token
+
+    def identity(self, token: str) -> dict | None:
+        """The verified platform identity carried by a session (identity-only or member), if still valid."""
+        if not token:
+            return None
+        with self.db.transaction() as tx:
+            session = tx.web_session_by_hash(hash_token(token))
+            if session is None or not session.is_valid_at(self.now(), self.idle_timeout):
+                return None
+            identity = (session.data or {}).get("identity")
+            return dict(identity) if identity else None
+
     def end(self, token: str) -> None:
         with self.db.transaction() as tx:
             session = tx.web_session_by_hash(hash_token(token or ""))

@@ -107,6 +107,8 @@ members = sa.Table(
     sa.Column("removed_by", _enum(m.RemovalSource)),
     sa.Column("suspended_at", TS),
     sa.Column("version", sa.Integer, nullable=False, default=1),
+    # Protocol attributes the core does not interpret (e.g. SCIM phoneNumbers, the enterprise extension).
+    sa.Column("attributes", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.UniqueConstraint("org_id", "email"),

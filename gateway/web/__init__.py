@@ -1,0 +1,1 @@
+"""Plain web endpoints shared by every deployment: health and readiness."""
