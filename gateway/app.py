@@ -41,8 +41,10 @@ def create_app(
     init_observability(app)
 
     from gateway.api import init_api
+    from gateway.web.account import bp as account_bp
     from gateway.web.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(account_bp)
     init_api(app)
     return app

@@ -48,7 +48,10 @@ def request_id() -> str | None:
 def init_observability(app: Flask) -> None:
     registry = CollectorRegistry()
     requests = Counter(
-        "gateway_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"], registry=registry
+        "gateway_http_requests_total",
+        "HTTP requests answered",
+        ["method", "endpoint", "status"],
+        registry=registry,
     )
     latency = Histogram(
         "gateway_http_request_seconds", "HTTP request latency", ["method", "endpoint"], registry=registry

@@ -88,9 +88,13 @@ def check_invitation_acceptable(
     if status is InvitationStatus.ACCEPTED:
         raise InvitationUsed("This invitation has already been used.")
     if status is InvitationStatus.REVOKED:
-        raise InvitationRevoked("This invitation was revoked or replaced by a newer one; ask an Admin to resend it.")
+        raise InvitationRevoked(
+            "This invitation was revoked or replaced by a newer one; ask an Admin to resend it."
+        )
     if status is InvitationStatus.EXPIRED:
-        raise InvitationExpired("This invitation has expired; invitations are valid for 7 days. Ask an Admin to resend it.")
+        raise InvitationExpired(
+            "This invitation has expired; invitations are valid for 7 days. Ask an Admin to resend it."
+        )
     if normalize_email(verified_email) != invitation.email:
         raise InvitationEmailMismatch(
             "This invitation was sent to a different email address; sign in with the invited address.",
@@ -221,4 +225,6 @@ def mode_from_value(value: str) -> MembershipMode:
     try:
         return MembershipMode(str(value).strip().lower())
     except ValueError:
-        raise InvalidInput(f"Unknown membership mode {value!r}; use 'sso' or 'invitation'.", field="mode") from None
+        raise InvalidInput(
+            f"Unknown membership mode {value!r}; use 'sso' or 'invitation'.", field="mode"
+        ) from None

@@ -34,7 +34,15 @@ class ConnectionService(ServiceBase):
             )  # fmt: skip
             tx.add(connection)
             tx.flush(f"A connection with the slug {connection.slug!r} already exists.")
-            self.audit(tx, org.id, actor, "connection.created", connection, protocol=protocol.value, slug=connection.slug)
+            self.audit(
+                tx,
+                org.id,
+                actor,
+                "connection.created",
+                connection,
+                protocol=protocol.value,
+                slug=connection.slug,
+            )
             return connection
 
     def set_enabled(self, org_id: str, connection_id: str, enabled: bool, actor: m.Actor) -> m.SsoConnection:

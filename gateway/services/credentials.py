@@ -64,7 +64,10 @@ class CredentialService(ServiceBase):
             self.locked_org(tx, org_id)
             project = self.found(tx.get(m.Project, org_id, project_id), "project")
             member = self.found(tx.get(m.Member, org_id, member_id), "member")
-            if member.status is not m.MemberStatus.ACTIVE or tx.project_membership(org_id, project.id, member.id) is None:
+            if (
+                member.status is not m.MemberStatus.ACTIVE
+                or tx.project_membership(org_id, project.id, member.id) is None
+            ):
                 raise Forbidden("API keys can only be issued to active members of the project.")
             issued = self.tokens.issue(PROJECT_KEY_PREFIX)
             key = m.ApiKey(

@@ -105,7 +105,9 @@ class InvitationService(ServiceBase):
     def _by_token(tx: Store, token: str) -> m.Invitation:
         invitation = tx.invitation_by_hash(hash_token(token or ""))
         if invitation is None:
-            raise InvitationInvalid("This invitation link is not valid. It may have been replaced by a newer one.")
+            raise InvitationInvalid(
+                "This invitation link is not valid. It may have been replaced by a newer one."
+            )
         return invitation
 
     def accept(self, token: str, verified_email: str, actor: m.Actor) -> m.Member:
@@ -123,5 +125,13 @@ class InvitationService(ServiceBase):
             invitation.status = m.InvitationStatus.ACCEPTED
             invitation.accepted_at = self.now()
             invitation.accepted_member_id = member.id
-            self.audit(tx, org.id, actor, "invitation.accepted", invitation, email=invitation.email, member_id=member.id)
+            self.audit(
+                tx,
+                org.id,
+                actor,
+                "invitation.accepted",
+                invitation,
+                email=invitation.email,
+                member_id=member.id,
+            )
             return member

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gateway.domain import model as m
-from gateway.domain.errors import AccountInOtherOrganization, EmailTaken, MemberInactive
+from gateway.domain.errors import AccountInOtherOrganization, DomainError, EmailTaken, MemberInactive
 from gateway.domain.policy import (
     JitOutcome,
     decide_sso_sign_in,
@@ -162,8 +162,30 @@ class MemberService(ServiceBase):
         role: m.Role = m.Role.MEMBER,
         profile: Profile | None = None,
     ) -> SsoSignIn:
-        """The outcome of a verified SSO assertion: sign in, create just in time, restore, or refuse (rules 1, 6)."""
+        """The outcome of a verified SSO assertion: sign in, create just in time, restore, or refuse (rules 1, 6).
+
+        Every outcome is audited; a refusal in its own transaction, since the sign-in's own rolls back."""
         email = normalize_email(email)
+        try:
+            return self._sso_sign_in(org_id, email, actor, role, profile)
+        except DomainError as error:
+            with self.db.transaction() as tx:
+                if tx.org(org_id) is not None:
+                    self.audit(
+                        tx,
+                        org_id,
+                        actor,
+                        "sign_in.refused",
+                        None,
+                        email=email,
+                        reason=error.code,
+                        detail=error.message,
+                    )
+            raise
+
+    def _sso_sign_in(
+        self, org_id: str, email: str, actor: m.Actor, role: m.Role, profile: Profile | None
+    ) -> SsoSignIn:
         with self.db.transaction() as tx:
             org = self.locked_org(tx, org_id)
             existing = tx.member_by_email(org.id, email)
@@ -176,8 +198,10 @@ class MemberService(ServiceBase):
             )
             if outcome is JitOutcome.SIGN_IN:
                 assert existing is not None
-                return SsoSignIn(existing, outcome)
-            member = self.join(tx, org, email, role, m.JoinPath.JIT, actor, profile)
+                member = existing
+            else:
+                member = self.join(tx, org, email, role, m.JoinPath.JIT, actor, profile)
+            self.audit(tx, org.id, actor, "sign_in.succeeded", member, email=email, outcome=outcome.value)
             return SsoSignIn(member, outcome)
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -198,7 +222,9 @@ class MemberService(ServiceBase):
         with self.db.transaction() as tx:
             member = self.found(tx.get(m.Member, org_id, member_id), "member")
             return MemberView(
-                member, list(tx.projects_of_member(org_id, member_id)), list(tx.resources_created_by(org_id, member_id))
+                member,
+                list(tx.projects_of_member(org_id, member_id)),
+                list(tx.resources_created_by(org_id, member_id)),
             )
 
     # -- changing ------------------------------------------------------------------------------------------
@@ -222,7 +248,15 @@ class MemberService(ServiceBase):
         member.role = role
         member.updated_at = self.now()
         member.version += 1
-        self.audit(tx, member.org_id, actor, "member.role_changed", member, **{"from": previous.value, "to": role.value}, **details)
+        self.audit(
+            tx,
+            member.org_id,
+            actor,
+            "member.role_changed",
+            member,
+            **{"from": previous.value, "to": role.value},
+            **details,
+        )
 
     def remove(
         self,
@@ -264,7 +298,9 @@ class MemberService(ServiceBase):
             )  # fmt: skip
             return result
 
-    def suspend(self, org_id: str, member_id: str, actor: m.Actor, *, override: bool = False) -> AccessRevoked:
+    def suspend(
+        self, org_id: str, member_id: str, actor: m.Actor, *, override: bool = False
+    ) -> AccessRevoked:
         """Suspend: sessions end at once and API keys stop working; memberships are kept for ``restore``."""
         with self.db.transaction() as tx:
             self.locked_org(tx, org_id)
@@ -279,7 +315,9 @@ class MemberService(ServiceBase):
                 member.suspended_at = member.updated_at = now
                 member.version += 1
                 ended = tx.revoke_member_sessions(org_id, member.id, now)
-                self.audit(tx, org_id, actor, "member.suspended", member, email=member.email, sessions_ended=ended)
+                self.audit(
+                    tx, org_id, actor, "member.suspended", member, email=member.email, sessions_ended=ended
+                )
             return AccessRevoked(member, 0, ended, 0, len(tx.resources_created_by(org_id, member.id)))
 
     def restore(self, org_id: str, member_id: str, actor: m.Actor) -> m.Member:

@@ -40,7 +40,10 @@ class ModeService(ServiceBase):
                 if invitation.id in revoke:
                     invitation.status = m.InvitationStatus.REVOKED
                     invitation.revoked_at = now
-            suspend_tokens, restore_tokens = set(plan.scim_tokens_to_suspend), set(plan.scim_tokens_to_restore)
+            suspend_tokens, restore_tokens = (
+                set(plan.scim_tokens_to_suspend),
+                set(plan.scim_tokens_to_restore),
+            )
             for token in tx.scim_tokens(org.id):
                 if token.id in suspend_tokens:
                     token.suspended = True

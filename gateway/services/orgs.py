@@ -42,7 +42,9 @@ class OrgService(ServiceBase):
             if tx.org_by_slug(org.slug):
                 raise Conflict(f"An organization with the slug {org.slug!r} already exists.", field="slug")
             tx.add(org)
-            project = m.Project(id=new_id(), org_id=org.id, name=DEFAULT_PROJECT_NAME, is_default=True, created_at=now)
+            project = m.Project(
+                id=new_id(), org_id=org.id, name=DEFAULT_PROJECT_NAME, is_default=True, created_at=now
+            )
             tx.add(project)
             tx.flush(f"An organization with the slug {org.slug!r} already exists.")
             for domain in domains:
@@ -74,7 +76,9 @@ class OrgService(ServiceBase):
             org = tx.org(org_id)
             if org is None:
                 raise NotFound("No such organization.")
-            return OrgView(org, tx.default_project(org.id), list(tx.domains(org.id)), tx.count_members(org.id))
+            return OrgView(
+                org, tx.default_project(org.id), list(tx.domains(org.id)), tx.count_members(org.id)
+            )
 
     def resolve(self, slug_or_id: str) -> m.Organization:
         """The organization named by a CLI argument: its slug or its id."""

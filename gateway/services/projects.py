@@ -66,11 +66,15 @@ class ProjectService(ServiceBase):
             project, member = self._member_and_project(tx, org_id, project_id, member_id)
             if project.is_default:
                 raise Conflict("Every member belongs to the Default Project; remove the member instead.")
-            membership = self.found(tx.project_membership(org_id, project.id, member.id), "project membership")
+            membership = self.found(
+                tx.project_membership(org_id, project.id, member.id), "project membership"
+            )
             tx.delete(membership)
             self.audit(tx, org_id, actor, "project.member_removed", member, project_id=project.id)
 
-    def members(self, org_id: str, project_id: str, *, offset: int = 0, limit: int = 50) -> tuple[list[m.Member], int]:
+    def members(
+        self, org_id: str, project_id: str, *, offset: int = 0, limit: int = 50
+    ) -> tuple[list[m.Member], int]:
         with self.db.transaction() as tx:
             self.found(tx.get(m.Project, org_id, project_id), "project")
             return tx.project_members(org_id, project_id, offset=offset, limit=limit)
@@ -87,11 +91,16 @@ class ProjectService(ServiceBase):
         name = _name(name, "resource")
         with self.db.transaction() as tx:
             project, member = self._member_and_project(tx, org_id, project_id, member_id)
-            if member.status is not m.MemberStatus.ACTIVE or tx.project_membership(org_id, project.id, member.id) is None:
+            if (
+                member.status is not m.MemberStatus.ACTIVE
+                or tx.project_membership(org_id, project.id, member.id) is None
+            ):
                 raise Forbidden("Only active members of this project can create resources in it.")
             resource = m.Resource(new_id(), org_id, project.id, kind, name, member.id, self.now())
             tx.add(resource)
-            self.audit(tx, org_id, actor, "resource.created", resource, project_id=project.id, kind=kind.value)
+            self.audit(
+                tx, org_id, actor, "resource.created", resource, project_id=project.id, kind=kind.value
+            )
             return resource
 
     def resources(

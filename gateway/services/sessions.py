@@ -58,7 +58,9 @@ class SessionService(ServiceBase):
             session.last_seen_at = now
             return SignedIn(session, org, member)
 
-    def start_identity(self, email: str, email_verified: bool, provider: str, subject: str) -> tuple[m.WebSession, str]:
+    def start_identity(
+        self, email: str, email_verified: bool, provider: str, subject: str
+    ) -> tuple[m.WebSession, str]:
         """A session for someone the platform login provider signed in who is not (yet) a member: it carries
         only their verified identity, which accepting an invitation turns into a member session."""
         issued = self.tokens.issue("gws")

@@ -64,7 +64,9 @@ class Store:
         return self.session.scalars(stmt).one_or_none()
 
     def org_by_slug(self, slug: str) -> m.Organization | None:
-        return self.session.scalars(sa.select(m.Organization).where(m.Organization.slug == slug)).one_or_none()
+        return self.session.scalars(
+            sa.select(m.Organization).where(m.Organization.slug == slug)
+        ).one_or_none()
 
     def orgs(self) -> Sequence[m.Organization]:
         return self.session.scalars(sa.select(m.Organization).order_by(m.Organization.created_at)).all()
@@ -220,7 +222,9 @@ class Store:
         ).all()
 
     def api_key_by_hash(self, token_hash: str) -> m.ApiKey | None:
-        return self.session.scalars(sa.select(m.ApiKey).where(m.ApiKey.token_hash == token_hash)).one_or_none()
+        return self.session.scalars(
+            sa.select(m.ApiKey).where(m.ApiKey.token_hash == token_hash)
+        ).one_or_none()
 
     def api_keys(
         self, org_id: str, *, kind: m.ApiKeyKind | None = None, project_id: str | None = None
@@ -257,7 +261,9 @@ class Store:
         ).all()
 
     def connection_by_slug(self, slug: str) -> m.SsoConnection | None:
-        return self.session.scalars(sa.select(m.SsoConnection).where(m.SsoConnection.slug == slug)).one_or_none()
+        return self.session.scalars(
+            sa.select(m.SsoConnection).where(m.SsoConnection.slug == slug)
+        ).one_or_none()
 
     # -- invitations ---------------------------------------------------------------------------------------
     def invitation_by_hash(self, token_hash: str) -> m.Invitation | None:

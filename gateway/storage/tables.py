@@ -42,7 +42,9 @@ def _id() -> sa.Column:
 
 
 def _org() -> sa.Column:
-    return sa.Column("org_id", sa.String(36), sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False)
+    return sa.Column(
+        "org_id", sa.String(36), sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
 
 
 class UtcDateTime(sa.TypeDecorator):
