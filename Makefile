@@ -1,0 +1,40 @@
+# Two commands for a newcomer: `make run` and `make test`. Each sets up what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install system-deps lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the gateway on SQLite (instance/gateway.db) with a demo organization, on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/gateway db upgrade
+	$(BIN)/gateway demo seed
+	$(BIN)/gateway serve
+
+## make test: lint, then the whole suite on SQLite and PostgreSQL
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+system-deps:
+	@sh scripts/system-deps.sh
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	@echo "Benchmarks are run by hand: see bench/README.md"
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache
