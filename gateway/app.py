@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -23,6 +24,7 @@ def create_app(
     settings = settings or load_settings(config)
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_path=settings.instance_path)
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import click
 from flask.cli import with_appcontext
 
 from gateway.cli import cli
@@ -44,6 +43,7 @@ def seed(as_json: bool) -> None:
         "base_url": settings().public_url,
     }
     path = Path(settings().instance_path) / "demo-credentials.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
     base = settings().public_url
