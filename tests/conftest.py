@@ -23,7 +23,9 @@ from gateway.domain import model as m
 from gateway.services import Services
 from gateway.settings import load_settings
 from gateway.storage.db import Database
-from gateway.storage.tables import metadata
+from gateway.storage.tables import map_entities, metadata
+
+map_entities()
 
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -8,6 +8,8 @@ one Default Project per organization, unique token hashes.
 from __future__ import annotations
 
 import enum
+import importlib
+import pkgutil
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -305,9 +307,17 @@ _MAPPINGS = [
 
 
 def map_entities() -> None:
-    """Map the domain dataclasses onto their tables, once per process."""
+    """Map the domain dataclasses onto their tables, once per process, then load every adapter's tables
+    (the sibling modules named ``*_tables``), so ``metadata`` always describes the whole schema."""
     if getattr(map_entities, "done", False):
         return
     for cls, table in _MAPPINGS:
         mapper_registry.map_imperatively(cls, table)
     map_entities.done = True  # type: ignore[attr-defined]
+    package = __name__.rsplit(".", 1)[0]
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if info.name.endswith("_tables"):
+            module = importlib.import_module(f"{package}.{info.name}")
+            mapper = getattr(module, f"map_{info.name.removesuffix('_tables')}_entities", None)
+            if mapper is not None:
+                mapper()

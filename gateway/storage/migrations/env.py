@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from gateway.storage.tables import metadata
+from gateway.storage.tables import map_entities, metadata
+
+map_entities()
 
 config = context.config
 
