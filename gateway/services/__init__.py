@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.services.audit import AuditService
-from gateway.services.base import Clock, TokenFactory, utcnow
+from gateway.services.base import Clock, Listener, TokenFactory, utcnow
 from gateway.services.connections import ConnectionService
 from gateway.services.credentials import CredentialService
 from gateway.services.invitations import InvitationService
@@ -22,7 +22,8 @@ class Services:
         self.db = db
         self.clock = clock
         tokens = tokens or TokenFactory()
-        deps = (db, clock, tokens)
+        self.listeners: list[Listener] = []
+        deps = (db, clock, tokens, self.listeners)
         self.orgs = OrgService(*deps)
         self.members = MemberService(*deps)
         self.invitations = InvitationService(*deps, members=self.members)

@@ -56,11 +56,23 @@ def same_hash(token: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_token(token), stored_hash)
 
 
+Listener = Callable[[Store, str, dict[str, Any]], None]
+"""Called inside the use case's transaction with a topic and a payload, so that whatever it writes (an outbox
+row for a webhook or an email) commits or rolls back together with the change itself."""
+
+
 class ServiceBase:
-    def __init__(self, db: Database, clock: Clock, tokens: TokenFactory) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, tokens: TokenFactory, listeners: list[Listener] | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.tokens = tokens
+        self.listeners: list[Listener] = listeners if listeners is not None else []
+
+    def publish(self, tx: Store, topic: str, **payload: Any) -> None:
+        for listener in self.listeners:
+            listener(tx, topic, payload)
 
     def now(self) -> datetime:
         return self.clock()
@@ -89,6 +101,7 @@ class ServiceBase:
             details=details,
         )
         tx.add(event)
+        self.publish(tx, "audit", event=event)
         return event
 
     @staticmethod

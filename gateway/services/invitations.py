@@ -54,6 +54,7 @@ class InvitationService(ServiceBase):
             tx.add(invitation)
             tx.flush("A pending invitation for this email already exists; resend it instead.")
             self.audit(tx, org.id, actor, "invitation.created", invitation, email=email, role=role.value)
+            self.publish(tx, "invitation.issued", org=org, invitation=invitation, token=issued.token)
             return IssuedInvitation(invitation, issued.token)
 
     def list(
@@ -94,6 +95,7 @@ class InvitationService(ServiceBase):
             invitation.expires_at = now + m.INVITATION_LIFETIME
             invitation.send_count += 1
             self.audit(tx, org_id, actor, "invitation.resent", invitation, email=invitation.email)
+            self.publish(tx, "invitation.issued", org=org, invitation=invitation, token=issued.token)
             return IssuedInvitation(invitation, issued.token)
 
     def peek(self, token: str) -> m.Invitation:
