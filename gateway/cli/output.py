@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.domain.errors import DomainError
 
@@ -32,6 +33,16 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except SQLAlchemyError as error:
+            detail = (
+                "The database is unreachable or not migrated "
+                f"({type(error.orig or error).__name__}). Run `gateway db upgrade` and check GATEWAY_DATABASE_URL."
+            )
+            if kwargs.get("as_json"):
+                click.echo(json.dumps({"error": "database_unavailable", "detail": detail}, indent=2))
+            else:
+                click.echo(f"Error: {detail}", err=True)
+            sys.exit(1)
         except DomainError as error:
             if kwargs.get("as_json"):
                 click.echo(

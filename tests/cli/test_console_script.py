@@ -37,3 +37,10 @@ def test_db_upgrade_then_org_create_and_dry_run(env: dict[str, str]) -> None:
     listed = json.loads(gateway(env, "org", "list", "--json").stdout)
     assert [o["mode"] for o in listed] == ["invitation"]
     assert (Path(env["GATEWAY_INSTANCE_PATH"]) / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_a_database_that_was_never_migrated_gets_a_clear_message(env: dict[str, str]) -> None:
+    result = gateway(env, "org", "list")
+    assert result.returncode == 1
+    assert "Run `gateway db upgrade`" in result.stderr
+    assert "Traceback" not in result.stderr
