@@ -43,10 +43,26 @@ def create_app(
     init_observability(app)
 
     from gateway.api import init_api
+    from gateway.outbox import init_outbox
     from gateway.web.account import bp as account_bp
     from gateway.web.health import bp as health_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(account_bp)
+    init_outbox(app)
     init_api(app)
+    from scim import init_scim
+
+    init_scim(app)
+    from gateway.console import init_console
+
+    init_console(app)
+    from gateway.oidc import init_oidc
+    from gateway.web.login import bp as login_bp
+
+    app.register_blueprint(login_bp)
+    init_oidc(app)
+    from saml import init_saml
+
+    init_saml(app)
     return app

@@ -1,0 +1,24 @@
+"""The SAML 2.0 service-provider adapter (python3-saml): one SP per SSO connection.
+
+``init_saml(app)`` registers the ``/saml/<connection>/...`` endpoints and the single-logout hook of ``/logout``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_saml(app: Flask) -> None:
+    from gateway.services.saml_connections import SamlConnectionService
+    from gateway.storage.saml_tables import map_saml_entities
+    from gateway.web.account import LOGOUT_HOOKS
+    from saml.views import bp, logout_hook
+
+    map_saml_entities()
+    services = app.extensions["gateway.services"]
+    app.extensions["gateway.saml_connections"] = SamlConnectionService(
+        services.db, services.clock, services.connections.tokens
+    )
+    app.register_blueprint(bp)
+    if logout_hook not in LOGOUT_HOOKS:
+        LOGOUT_HOOKS.append(logout_hook)

@@ -1,0 +1,17 @@
+"""The SCIM 2.0 protocol adapter (RFC 7643 / RFC 7644) at ``/scim/v2``.
+
+``init_scim(app)`` registers one blueprint. Every request carries ``Authorization: Bearer <SCIM token>``;
+the token decides the organization, and every lookup is scoped to it. Responses and errors are
+``application/scim+json``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from scim.views import bp, provisioning_service
+
+
+def init_scim(app: Flask) -> None:
+    app.extensions["scim.provisioning"] = provisioning_service(app)
+    app.register_blueprint(bp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,7 @@ from gateway.domain.model import (
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"[^a-z0-9]+")
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 MODE_MESSAGES = {
     (MembershipMode.SSO, JoinPath.INVITATION): (
@@ -54,9 +56,16 @@ MODE_MESSAGES = {
 
 
 def normalize_email(email: str) -> str:
-    """Lower-cased, trimmed address; raises InvalidInput for anything that is not an address."""
+    """Lower-cased, trimmed address; raises InvalidInput for anything that is not an address.
+
+    Control, format and surrogate characters are refused too: they make look-alike addresses, and a NUL or
+    an unpaired surrogate (both reachable through JSON escapes) cannot even be stored."""
     value = (email or "").strip().lower()
-    if len(value) > 320 or not _EMAIL.match(value):
+    if (
+        len(value) > 320
+        or not _EMAIL.match(value)
+        or any(unicodedata.category(c) in _UNPRINTABLE for c in value)
+    ):
         raise InvalidInput(f"{email!r} is not a valid email address.", field="email")
     return value
 
@@ -66,10 +75,11 @@ def email_domain(email: str) -> str:
 
 
 def slugify(name: str) -> str:
+    """A lowercase label of at most 63 characters (a-z, 0-9, inner hyphens) for URLs and CLI arguments."""
     slug = _SLUG.sub("-", name.strip().lower()).strip("-")
     if not slug:
         raise InvalidInput("A name must contain at least one letter or digit.", field="name")
-    return slug[:63]
+    return slug[:63].rstrip("-")
 
 
 def require_mode_allows(org: Organization, path: JoinPath) -> None:

@@ -22,8 +22,10 @@ class Services:
         self.db = db
         self.clock = clock
         tokens = tokens or TokenFactory()
+        self.tokens = tokens
         self.listeners: list[Listener] = []
-        deps = (db, clock, tokens, self.listeners)
+        # What any further service needs, ``SomeService(*services.deps)``, so it shares clock and listeners.
+        deps = self.deps = (db, clock, tokens, self.listeners)
         self.orgs = OrgService(*deps)
         self.members = MemberService(*deps)
         self.invitations = InvitationService(*deps, members=self.members)

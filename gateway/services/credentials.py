@@ -113,6 +113,11 @@ class CredentialService(ServiceBase):
                 member = tx.get(m.Member, key.org_id, key.member_id)
                 if member is None or member.status is not m.MemberStatus.ACTIVE:
                     raise Unauthenticated("The API key's member no longer has access.")
+                if (
+                    key.project_id is not None
+                    and tx.project_membership(key.org_id, key.project_id, member.id) is None
+                ):
+                    raise Unauthenticated("The API key's member no longer belongs to its project.")
             key.last_used_at = self.now()
             return ApiPrincipal(key, org, member)
 

@@ -61,7 +61,7 @@ class InvitationService(ServiceBase):
         self, org_id: str, *, status: m.InvitationStatus | None = None, offset: int = 0, limit: int = 50
     ) -> tuple[list[m.Invitation], int]:
         with self.db.transaction() as tx:
-            return tx.invitations(org_id, status=status, offset=offset, limit=limit)
+            return tx.invitations(org_id, self.now(), status=status, offset=offset, limit=limit)
 
     def get(self, org_id: str, invitation_id: str) -> m.Invitation:
         with self.db.transaction() as tx:

@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gateway.domain import model as m
-from gateway.domain.errors import AccountInOtherOrganization, DomainError, EmailTaken, MemberInactive
+from gateway.domain.errors import (
+    AccountInOtherOrganization,
+    Conflict,
+    DomainError,
+    EmailTaken,
+    MemberInactive,
+)
 from gateway.domain.policy import (
     JitOutcome,
     decide_sso_sign_in,
@@ -112,7 +118,12 @@ class MemberService(ServiceBase):
         if profile is not None:
             profile.apply(member)
         member.scim_linked = path is m.JoinPath.SCIM
-        tx.flush(ACCOUNT_ELSEWHERE)
+        try:
+            tx.flush(ACCOUNT_ELSEWHERE)
+        except Conflict as exc:
+            # Under the org lock only the cross-organization live-email index can refuse this write: another
+            # organization's join of the same email committed first (it takes a different lock).
+            raise AccountInOtherOrganization(ACCOUNT_ELSEWHERE) from exc
         project = tx.default_project(org.id)
         if tx.project_membership(org.id, project.id, member.id) is None:
             tx.add(m.ProjectMembership(new_id(), org.id, project.id, member.id, now))
@@ -316,8 +327,9 @@ class MemberService(ServiceBase):
                 member.version += 1
                 ended = tx.revoke_member_sessions(org_id, member.id, now)
                 self.audit(
-                    tx, org_id, actor, "member.suspended", member, email=member.email, sessions_ended=ended
-                )
+                    tx, org_id, actor, "member.suspended", member,
+                    email=member.email, sessions_ended=ended, override=override,
+                )  # fmt: skip
             return AccessRevoked(member, 0, ended, 0, len(tx.resources_created_by(org_id, member.id)))
 
     def restore(self, org_id: str, member_id: str, actor: m.Actor) -> m.Member:

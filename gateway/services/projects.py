@@ -70,7 +70,16 @@ class ProjectService(ServiceBase):
                 tx.project_membership(org_id, project.id, member.id), "project membership"
             )
             tx.delete(membership)
-            self.audit(tx, org_id, actor, "project.member_removed", member, project_id=project.id)
+            revoked = tx.revoke_project_api_keys(org_id, project.id, member.id, self.now())
+            self.audit(
+                tx,
+                org_id,
+                actor,
+                "project.member_removed",
+                member,
+                project_id=project.id,
+                api_keys_revoked=revoked,
+            )
 
     def members(
         self, org_id: str, project_id: str, *, offset: int = 0, limit: int = 50
@@ -87,9 +96,13 @@ class ProjectService(ServiceBase):
     def create_resource(
         self, org_id: str, project_id: str, kind: m.ResourceKind, name: str, member_id: str, actor: m.Actor
     ) -> m.Resource:
-        """A resource built by ``member_id``, who must be an active member of the project."""
+        """A resource built by ``member_id``, who must be an active member of the project.
+
+        The check depends on membership, so it runs under the organization lock like membership changes do:
+        a removal either sees the new resource (kept, rule 5) or makes this creation fail, never neither."""
         name = _name(name, "resource")
         with self.db.transaction() as tx:
+            self.locked_org(tx, org_id)
             project, member = self._member_and_project(tx, org_id, project_id, member_id)
             if (
                 member.status is not m.MemberStatus.ACTIVE

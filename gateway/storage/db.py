@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.domain.errors import InvalidInput
 from gateway.storage.store import Store
 from gateway.storage.tables import map_entities, metadata
 
@@ -37,6 +38,12 @@ def _make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+UNSTORABLE = (
+    "A value is too long or contains characters that cannot be stored "
+    "(control characters such as NUL, or unpaired surrogates)."
+)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         map_entities()
@@ -51,6 +58,10 @@ class Database:
         try:
             with session.begin():
                 yield Store(session)
+        except (sa.exc.DataError, UnicodeEncodeError) as exc:
+            # Input the adapters let through but the database cannot hold (a NUL byte, an unpaired surrogate
+            # from a JSON escape, a value longer than its column): the caller's error, not a server fault.
+            raise InvalidInput(UNSTORABLE) from exc
         finally:
             session.close()
 

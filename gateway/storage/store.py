@@ -37,10 +37,13 @@ class Store:
         self.session.refresh(obj)
 
     def flush(self, conflict: str | None = None) -> None:
-        """Write pending changes now; a uniqueness violation becomes ``Conflict(conflict)``."""
+        """Write pending changes now; a uniqueness violation becomes ``Conflict(conflict)``.
+
+        The failed write rolls the whole transaction back, so the caller lets the ``Conflict`` propagate.
+        (A savepoint cannot narrow this: ``begin_nested`` itself flushes pending changes before the
+        SAVEPOINT is taken, so the violating write would still happen outside it.)"""
         try:
-            with self.session.begin_nested():
-                self.session.flush()
+            self.session.flush()
         except IntegrityError as exc:
             raise Conflict(conflict or "This change conflicts with existing data.") from exc
 
@@ -244,6 +247,20 @@ class Store:
         )
         return int(result.rowcount or 0)
 
+    def revoke_project_api_keys(self, org_id: str, project_id: str, member_id: str, now: datetime) -> int:
+        """Revoke the keys ``member_id`` holds in one project (they left it); their other keys stay."""
+        result = self.session.execute(
+            sa.update(m.ApiKey)
+            .where(
+                m.ApiKey.org_id == org_id,
+                m.ApiKey.project_id == project_id,
+                m.ApiKey.member_id == member_id,
+                m.ApiKey.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount or 0)
+
     def scim_token_by_hash(self, token_hash: str) -> m.ScimToken | None:
         return self.session.scalars(
             sa.select(m.ScimToken).where(m.ScimToken.token_hash == token_hash)
@@ -281,10 +298,23 @@ class Store:
         ).one_or_none()
 
     def invitations(
-        self, org_id: str, *, status: m.InvitationStatus | None = None, offset: int = 0, limit: int = 50
+        self,
+        org_id: str,
+        now: datetime,
+        *,
+        status: m.InvitationStatus | None = None,
+        offset: int = 0,
+        limit: int = 50,
     ) -> tuple[list[m.Invitation], int]:
+        """Invitations by *effective* status: a stored ``pending`` past ``expires_at`` counts as ``expired``."""
         stmt = sa.select(m.Invitation).where(m.Invitation.org_id == org_id)
-        if status is not None:
+        if status is m.InvitationStatus.PENDING:
+            stmt = stmt.where(m.Invitation.status == status, m.Invitation.expires_at > now)
+        elif status is m.InvitationStatus.EXPIRED:
+            stmt = stmt.where(
+                m.Invitation.status == m.InvitationStatus.PENDING, m.Invitation.expires_at <= now
+            )
+        elif status is not None:
             stmt = stmt.where(m.Invitation.status == status)
         return self._page(stmt.order_by(m.Invitation.created_at.desc(), m.Invitation.id), offset, limit)
 

@@ -1,0 +1,60 @@
+"""Reading a request: a JSON object body or query parameters, validated by a marshmallow schema.
+
+Nothing is written before the whole input validated: malformed JSON or a body that is not an object is a 400,
+a wrong content type a 415, and a schema failure a 422 (body) or 400 (query) problem listing every field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+from marshmallow import EXCLUDE, Schema, ValidationError
+
+from gateway.api.errors import ApiProblem
+
+JSON_TYPES = ("application/json",)
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype in JSON_TYPES or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def json_object() -> dict[str, Any]:
+    """The request body as a JSON object; an absent body reads as ``{}``."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    if not _is_json(request.mimetype):
+        raise ApiProblem(
+            415,
+            "unsupported_media_type",
+            "Send the request body as JSON with 'Content-Type: application/json'.",
+        )
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ApiProblem(400, "malformed_json", f"The request body is not valid JSON: {error}.") from None
+    if not isinstance(data, dict):
+        raise ApiProblem(400, "malformed_json", "The request body must be a JSON object.")
+    return data
+
+
+def load_body(schema: Schema) -> dict[str, Any]:
+    try:
+        return schema.load(json_object())
+    except ValidationError as error:
+        raise _invalid(422, "The request body is invalid.", error) from None
+
+
+def load_query(schema: Schema) -> dict[str, Any]:
+    try:
+        return schema.load(request.args.to_dict(), unknown=EXCLUDE)
+    except ValidationError as error:
+        raise _invalid(400, "A query parameter is invalid.", error) from None
+
+
+def _invalid(status: int, detail: str, error: ValidationError) -> ApiProblem:
+    messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    return ApiProblem(status, "validation_failed", detail, title="Validation failed", errors=messages)

@@ -1,0 +1,247 @@
+"""Output schemas: the JSON shape of every entity the API returns (marshmallow ``dump``).
+
+Only declared fields are dumped, so token hashes, connection secrets and session data never leave the
+gateway; a bearer token appears only in the response that creates (or resends) it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, fields
+
+from gateway.domain import model as m
+from gateway.domain.policy import ModeSwitchPlan
+from gateway.services.members import AccessRevoked, MemberView
+from gateway.services.orgs import OrgView
+
+
+def _enum(enum: type, **kwargs: object) -> fields.Enum:
+    return fields.Enum(enum, by_value=True, **kwargs)  # type: ignore[arg-type]
+
+
+class OrganizationOut(Schema):
+    id = fields.Str()
+    slug = fields.Str()
+    name = fields.Str()
+    mode = _enum(m.MembershipMode)
+    multi_project = fields.Bool()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ProjectOut(Schema):
+    id = fields.Str()
+    name = fields.Str()
+    is_default = fields.Bool()
+    created_at = fields.DateTime()
+
+
+class DomainOut(Schema):
+    domain = fields.Str()
+    verified = fields.Bool()
+
+
+class MemberOut(Schema):
+    id = fields.Str()
+    email = fields.Str()
+    display_name = fields.Str()
+    given_name = fields.Str()
+    family_name = fields.Str()
+    user_name = fields.Str()
+    external_id = fields.Str()
+    role = _enum(m.Role)
+    status = _enum(m.MemberStatus)
+    joined_via = _enum(m.JoinPath)
+    scim_linked = fields.Bool()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    suspended_at = fields.DateTime()
+    removed_at = fields.DateTime()
+    removed_by = _enum(m.RemovalSource)
+
+
+class ResourceOut(Schema):
+    id = fields.Str()
+    project_id = fields.Str()
+    kind = _enum(m.ResourceKind)
+    name = fields.Str()
+    created_by = fields.Str()
+    created_at = fields.DateTime()
+
+
+class MembershipOut(Schema):
+    project_id = fields.Str()
+    member_id = fields.Str()
+    created_at = fields.DateTime()
+
+
+class BlockedEmailOut(Schema):
+    email = fields.Str()
+    created_at = fields.DateTime()
+    created_by = fields.Str()
+
+
+class InvitationOut(Schema):
+    id = fields.Str()
+    email = fields.Str()
+    role = _enum(m.Role)
+    status = _enum(m.InvitationStatus)
+    sent_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    created_at = fields.DateTime()
+    invited_by = fields.Str()
+    accepted_at = fields.DateTime()
+    accepted_member_id = fields.Str()
+    revoked_at = fields.DateTime()
+    send_count = fields.Int()
+
+
+class ApiKeyOut(Schema):
+    id = fields.Str()
+    kind = _enum(m.ApiKeyKind)
+    name = fields.Str()
+    prefix = fields.Str()
+    project_id = fields.Str()
+    member_id = fields.Str()
+    active = fields.Bool(attribute="is_active")
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime()
+    last_used_at = fields.DateTime()
+
+
+class ScimTokenOut(Schema):
+    id = fields.Str()
+    name = fields.Str()
+    prefix = fields.Str()
+    suspended = fields.Bool()
+    usable = fields.Bool(attribute="is_usable")
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime()
+    last_used_at = fields.DateTime()
+
+
+class ConnectionOut(Schema):
+    id = fields.Str()
+    slug = fields.Str()
+    protocol = _enum(m.ConnectionProtocol)
+    name = fields.Str()
+    preset = fields.Str()
+    enabled = fields.Bool()
+    suspended = fields.Bool()
+    usable = fields.Bool(attribute="is_usable")
+    created_at = fields.DateTime()
+
+
+class AuditEventOut(Schema):
+    id = fields.Int()
+    at = fields.DateTime()
+    actor_type = _enum(m.ActorType)
+    actor_id = fields.Str()
+    actor_label = fields.Str()
+    action = fields.Str()
+    target_type = fields.Str()
+    target_id = fields.Str()
+    ip = fields.Str()
+    request_id = fields.Str()
+    details = fields.Dict()
+
+
+class PlanOut(Schema):
+    org_id = fields.Str()
+    from_mode = _enum(m.MembershipMode, data_key="from")
+    to_mode = _enum(m.MembershipMode, data_key="to")
+    allowed = fields.Bool()
+    refusal = fields.Str()
+    effects = fields.List(fields.Str())
+    invitations_to_revoke = fields.List(fields.Str())
+    scim_tokens_to_suspend = fields.List(fields.Str())
+    scim_tokens_to_restore = fields.List(fields.Str())
+    connections_to_suspend = fields.List(fields.Str())
+    connections_to_restore = fields.List(fields.Str())
+    members_kept = fields.Int()
+
+
+def org(view: OrgView) -> dict[str, Any]:
+    return {
+        **OrganizationOut().dump(view.org),
+        "default_project": ProjectOut().dump(view.default_project),
+        "domains": DomainOut(many=True).dump(view.domains),
+        "member_count": view.member_count,
+    }
+
+
+def member(value: m.Member) -> dict[str, Any]:
+    return MemberOut().dump(value)
+
+
+def member_detail(view: MemberView) -> dict[str, Any]:
+    return {
+        **member(view.member),
+        "projects": ProjectOut(many=True).dump(view.projects),
+        "resources_created": ResourceOut(many=True).dump(view.resources_created),
+    }
+
+
+def removal(result: AccessRevoked, org_mode: m.MembershipMode) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "member": member(result.member),
+        "revoked": {
+            "project_access": result.project_access_revoked,
+            "sessions": result.sessions_ended,
+            "api_keys": result.api_keys_revoked,
+        },
+        "resources_kept": result.resources_kept,
+        "blocked": result.blocked,
+        "note": None,
+    }
+    if org_mode is m.MembershipMode.SSO and not result.blocked:
+        body["note"] = (
+            "This organization is in SSO mode: if the identity provider still assigns this person, they are "
+            "re-created at their next SSO sign-in. Block the email (block=true) to prevent that."
+        )
+    elif org_mode is m.MembershipMode.SSO:
+        body["note"] = "The email is blocked, so SSO sign-in will not re-create this member."
+    return body
+
+
+def project(value: m.Project) -> dict[str, Any]:
+    return ProjectOut().dump(value)
+
+
+def resource(value: m.Resource) -> dict[str, Any]:
+    return ResourceOut().dump(value)
+
+
+def membership(value: m.ProjectMembership) -> dict[str, Any]:
+    return MembershipOut().dump(value)
+
+
+def blocked_email(value: m.BlockedEmail) -> dict[str, Any]:
+    return BlockedEmailOut().dump(value)
+
+
+def invitation(value: m.Invitation, now: datetime) -> dict[str, Any]:
+    """The invitation with its effective status: a pending one past its expiry reads ``expired``."""
+    return {**InvitationOut().dump(value), "status": value.status_at(now).value}
+
+
+def api_key(value: m.ApiKey) -> dict[str, Any]:
+    return ApiKeyOut().dump(value)
+
+
+def scim_token(value: m.ScimToken) -> dict[str, Any]:
+    return ScimTokenOut().dump(value)
+
+
+def connection(value: m.SsoConnection) -> dict[str, Any]:
+    return ConnectionOut().dump(value)
+
+
+def audit_event(value: m.AuditEvent) -> dict[str, Any]:
+    return AuditEventOut().dump(value)
+
+
+def plan(value: ModeSwitchPlan, *, dry_run: bool, applied: bool) -> dict[str, Any]:
+    return {**PlanOut().dump(value), "dry_run": dry_run, "applied": applied}

@@ -1,0 +1,118 @@
+"""The authorization code flow with PKCE, through Authlib's requests client.
+
+PKCE is on only because ``code_challenge_method="S256"`` is passed: Authlib sends no ``code_challenge``
+without it (one of the pitfalls the tests pin down).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.requests_client import OAuth2Session
+
+from gateway.services.oidc_connections import (
+    HTTP_TIMEOUT_SECONDS,
+    MAX_DOCUMENT_BYTES,
+    OidcRefused,
+    StartedLogin,
+)
+
+PKCE_METHOD = "S256"
+
+
+def authorization_url(
+    endpoint: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    scopes: Sequence[str],
+    started: StartedLogin,
+    extra: dict[str, str] | None = None,
+) -> str:
+    with OAuth2Session(
+        client_id, redirect_uri=redirect_uri, scope=" ".join(scopes), code_challenge_method=PKCE_METHOD
+    ) as client:
+        url, _ = client.create_authorization_url(
+            endpoint,
+            state=started.state,
+            nonce=started.nonce,
+            code_verifier=started.code_verifier,
+            response_type="code",
+            **(extra or {}),
+        )
+    return url
+
+
+def exchange_code(
+    endpoint: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    code: str | None,
+    code_verifier: str,
+) -> dict[str, Any]:
+    """Trade the authorization code (and the PKCE verifier) for tokens at the provider's token endpoint."""
+    if not code:
+        raise OidcRefused("code_missing", "The sign-in response carries no authorization code.")
+    with OAuth2Session(
+        client_id,
+        client_secret,
+        redirect_uri=redirect_uri,
+        code_challenge_method=PKCE_METHOD,
+        token_endpoint_auth_method="client_secret_basic",
+    ) as client:
+        try:
+            token = client.fetch_token(
+                endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=code_verifier,
+                timeout=HTTP_TIMEOUT_SECONDS,
+            )
+        except AuthlibBaseError as exc:
+            raise OidcRefused(
+                "token_exchange_failed",
+                f"The identity provider refused to complete the sign-in ({exc.error}).",
+            ) from None
+        except (requests.RequestException, ValueError) as exc:
+            raise OidcRefused(
+                "provider_unreachable",
+                f"The identity provider's token endpoint could not be used ({type(exc).__name__}).",
+            ) from None
+    return dict(token)
+
+
+def fetch_userinfo(endpoint: str, access_token: str) -> dict[str, Any]:
+    """The UserInfo response for the access token (for providers whose ID token is "thin", like Okta's)."""
+    try:
+        response = requests.get(
+            endpoint,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=HTTP_TIMEOUT_SECONDS,
+        )
+    except requests.RequestException as exc:
+        raise OidcRefused(
+            "provider_unreachable",
+            f"The identity provider's userinfo endpoint failed ({type(exc).__name__}).",
+        ) from None
+    if response.status_code != 200 or len(response.content) > MAX_DOCUMENT_BYTES:
+        raise OidcRefused("provider_error", f"The userinfo endpoint answered HTTP {response.status_code}.")
+    try:
+        data = response.json()
+    except ValueError:
+        raise OidcRefused("provider_error", "The userinfo endpoint did not return JSON.") from None
+    if not isinstance(data, dict):
+        raise OidcRefused("provider_error", "The userinfo endpoint did not return a JSON object.")
+    return data
+
+
+def merge_userinfo(id_claims: dict[str, Any], userinfo: dict[str, Any]) -> dict[str, Any]:
+    """Claims from UserInfo added to the ID token's (which win). OpenID Connect Core §5.3.2: the ``sub``
+    of the UserInfo response must be the ID token's, or it may describe someone else."""
+    if userinfo.get("sub") != id_claims.get("sub"):
+        raise OidcRefused("userinfo_mismatch", "The identity provider's userinfo is about another person.")
+    return {**userinfo, **id_claims}

@@ -1,0 +1,61 @@
+"""The transactional outbox: invitation emails and membership webhooks, written in the same transaction as the
+change they announce and delivered by ``gateway worker``.
+
+- ``writer``: the services listener that writes outbox rows inside each use case's transaction;
+- ``worker``: claims due messages (row locks), sends them, retries with backoff, dead-letters;
+- ``mailer`` / ``emails``: SMTP (or the development mailbox) and the invitation email;
+- ``webhook_sender`` / ``signing``: Standard Webhooks signed POSTs; ``addresses``: which URLs are allowed.
+
+This module stays import-light (storage maps the outbox tables while ``gateway.storage`` itself loads).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from gateway.outbox.worker import DeliveryWorker
+
+
+def init_outbox(app: Flask) -> None:
+    """Install the outbox writer as a services listener and the webhook service on ``services().webhooks``."""
+    from gateway.outbox.sealing import Sealer
+    from gateway.outbox.writer import OutboxWriter
+    from gateway.services.webhooks import WebhookService
+
+    settings = app.extensions["gateway.settings"]
+    services = app.extensions["gateway.services"]
+    sealer = Sealer(settings.secret_key)
+    services.listeners.append(OutboxWriter(sealer, services.clock))
+    services.webhooks = WebhookService(
+        services.db,
+        services.clock,
+        services.orgs.tokens,
+        services.listeners,
+        sealer=sealer,
+        allow_private_targets=not settings.is_production,
+    )
+    app.extensions["gateway.outbox.sealer"] = sealer
+
+
+def build_worker(app: Flask, **options: object) -> DeliveryWorker:
+    """A delivery worker wired from the app's settings, services and ``config/email.toml``."""
+    from gateway.outbox.expiry import InvitationExpiry
+    from gateway.outbox.mailer import build_mailer, load_email_config
+    from gateway.outbox.webhook_sender import WebhookSender
+    from gateway.outbox.worker import DeliveryWorker
+
+    settings = app.extensions["gateway.settings"]
+    services = app.extensions["gateway.services"]
+    return DeliveryWorker(
+        services.db,
+        clock=services.clock,
+        mailer=build_mailer(settings, load_email_config()),
+        sender=WebhookSender(allow_private=not settings.is_production),
+        sealer=app.extensions["gateway.outbox.sealer"],
+        public_url=settings.public_url,
+        expiry=InvitationExpiry(services.db, services.clock, services.orgs.tokens, services.listeners),
+        **options,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,72 @@
+"""The storage contract of the SAML adapter's shared state, every method scoped by organization and connection.
+
+Use it inside a ``Database.transaction()``: ``SamlStore(tx)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from gateway.domain import model as m
+from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest, map_saml_entities
+from gateway.storage.store import Store
+
+map_saml_entities()
+
+
+class SamlStore:
+    def __init__(self, tx: Store) -> None:
+        self.session = tx.session
+
+    def remember_request(self, request: SamlRequest) -> None:
+        self.session.add(request)
+        self.session.flush()
+
+    def consume_request(
+        self, org_id: str, connection_id: str, request_id: str, kind: str, now: datetime
+    ) -> bool:
+        """Delete the remembered request and say whether it existed for this connection and was still live.
+
+        The DELETE is the check, so two processes racing with the same response cannot both consume it."""
+        result = self.session.execute(
+            sa.delete(SamlRequest).where(
+                SamlRequest.id == request_id,
+                SamlRequest.org_id == org_id,
+                SamlRequest.connection_id == connection_id,
+                SamlRequest.kind == kind,
+                SamlRequest.expires_at > now,
+            )
+        )
+        return bool(result.rowcount)
+
+    def record_assertion(self, seen: SamlAssertionSeen) -> bool:
+        """Remember an assertion ID; ``False`` when it was already used on this connection (a replay).
+
+        The primary key decides, so a replay sent to two processes at once is refused by one of them."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(seen)
+                self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def purge_expired(self, now: datetime) -> int:
+        """Delete expired requests and replay entries (all organizations: this is housekeeping, not a read)."""
+        removed = self.session.execute(sa.delete(SamlRequest).where(SamlRequest.expires_at <= now))
+        seen = self.session.execute(sa.delete(SamlAssertionSeen).where(SamlAssertionSeen.expires_at <= now))
+        return int(removed.rowcount or 0) + int(seen.rowcount or 0)
+
+    def live_sessions(self, org_id: str, now: datetime) -> Sequence[m.WebSession]:
+        """The organization's sessions that are neither revoked nor past their absolute expiry."""
+        return self.session.scalars(
+            sa.select(m.WebSession).where(
+                m.WebSession.org_id == org_id,
+                m.WebSession.revoked_at.is_(None),
+                m.WebSession.expires_at > now,
+            )
+        ).all()

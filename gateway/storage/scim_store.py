@@ -1,0 +1,577 @@
+"""Storage for SCIM provisioning: org-scoped queries on users (members) and groups, and the compiler that turns
+a parsed SCIM filter into a SQLAlchemy expression (bound parameters only, never SQL built from strings).
+
+Every method takes the organization id and filters by it; a row of another organization is never returned,
+counted or changed. Removed members are invisible to SCIM (a deleted user answers 404).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from gateway.domain import groups as g
+from gateway.domain import model as m
+from gateway.storage.scim_tables import (
+    map_scim_entities,
+    scim_group_members,
+    scim_group_role_mappings,
+    scim_groups,
+    scim_user_emails,
+)
+from gateway.storage.store import Store
+from gateway.storage.tables import members
+
+map_scim_entities()
+
+CHUNK = 500
+CORE_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user"
+CORE_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group"
+
+
+# -- the filter compiler -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Field:
+    """How one SCIM attribute is stored: a column expression and how to compare it."""
+
+    column: sa.ColumnElement[Any]
+    kind: str = "string"  # string | bool | datetime
+    case_exact: bool = False
+
+
+@dataclass(frozen=True)
+class MultiField:
+    """A multi-valued attribute stored as rows: ``exists_from(where)`` tests that some row of the resource
+    matches ``where`` (an ``IN`` over an org-scoped, indexed subquery); its element sub-attributes are
+    ``fields``; ``default`` is the sub-attribute a bare ``emails eq "x"`` compares."""
+
+    exists_from: Callable[[sa.ColumnElement[bool]], sa.ColumnElement[bool]]
+    fields: dict[str, Field]
+    default: str = "value"
+
+
+class FilterCompiler:
+    """Compiles ``gateway.domain.groups`` filter nodes for one resource type into a WHERE clause."""
+
+    def __init__(
+        self, urn: str, fields: dict[str, Field], multi: dict[str, MultiField], dialect: str
+    ) -> None:
+        self.urn = urn
+        self.fields = fields
+        self.multi = multi
+        self.dialect = dialect
+
+    def compile(self, node: g.Filter) -> sa.ColumnElement[bool]:
+        if isinstance(node, g.And):
+            return sa.and_(self.compile(node.left), self.compile(node.right))
+        if isinstance(node, g.Or):
+            return sa.or_(self.compile(node.left), self.compile(node.right))
+        if isinstance(node, g.Not):
+            return sa.not_(self.compile(node.expr))
+        if isinstance(node, g.ValuePath):
+            multi = self._multi(node.path)
+            if node.path.sub:
+                raise g.InvalidFilter(f"{node.path}: a value filter applies to an attribute.")
+            return multi.exists_from(self.element(multi, node.expr, str(node.path)))
+        path = node.path
+        name = self._name(path)
+        attr, _, sub = name.partition(".")
+        if attr in self.multi:
+            multi = self.multi[attr]
+            inner = (
+                g.Compare(g.AttrPath(sub or multi.default), node.op, node.value)
+                if isinstance(node, g.Compare)
+                else g.Present(g.AttrPath(sub or multi.default))
+            )
+            return multi.exists_from(self.element(multi, inner, str(path)))
+        field = self.fields.get(name)
+        if field is None:
+            raise g.InvalidFilter(f"{path} is not an attribute that can be filtered on.")
+        return self._leaf(field, node, str(path))
+
+    def _name(self, path: g.AttrPath) -> str:
+        if path.urn is not None and path.urn.lower() != self.urn:
+            raise g.InvalidFilter(f"{path} is not an attribute that can be filtered on.")
+        return path.attr.lower() + (f".{path.sub.lower()}" if path.sub else "")
+
+    def _multi(self, path: g.AttrPath) -> MultiField:
+        multi = self.multi.get(self._name(g.AttrPath(path.attr, None, path.urn)))
+        if multi is None:
+            raise g.InvalidFilter(f"{path} is not a multi-valued attribute that can be filtered on.")
+        return multi
+
+    def element(self, multi: MultiField, node: g.Filter, where: str) -> sa.ColumnElement[bool]:
+        """A filter on the elements of one multi-valued attribute (the inside of ``emails[...]``)."""
+        if isinstance(node, g.And):
+            return sa.and_(self.element(multi, node.left, where), self.element(multi, node.right, where))
+        if isinstance(node, g.Or):
+            return sa.or_(self.element(multi, node.left, where), self.element(multi, node.right, where))
+        if isinstance(node, g.Not):
+            return sa.not_(self.element(multi, node.expr, where))
+        if isinstance(node, g.ValuePath) or node.path.sub or node.path.urn:
+            raise g.InvalidFilter(f"{where}: only sub-attributes can be used inside a value filter.")
+        field = multi.fields.get(node.path.attr.lower())
+        if field is None:
+            raise g.InvalidFilter(
+                f"{where}: {node.path.attr} is not a sub-attribute that can be filtered on."
+            )
+        return self._leaf(field, node, f"{where}.{node.path.attr}")
+
+    def _leaf(self, field: Field, node: g.Compare | g.Present, where: str) -> sa.ColumnElement[bool]:
+        column = field.column
+        if isinstance(node, g.Present):
+            if field.kind == "string":
+                return sa.and_(column.is_not(None), column != "")
+            return column.is_not(None)
+        op, value = node.op, node.value
+        if field.kind == "bool":
+            if op not in ("eq", "ne") or not isinstance(value, bool):
+                raise g.InvalidFilter(f"{where} is a boolean: compare it with eq or ne and true or false.")
+            return column == value if op == "eq" else column != value
+        if field.kind == "datetime":
+            when = _datetime(value, where)
+            return _ordered(column, op, when, where)
+        if not isinstance(value, str):
+            raise g.InvalidFilter(f"{where} is a string: compare it with a quoted string.")
+        if not field.case_exact:
+            column, value = sa.func.lower(column), value.lower()
+        if op in ("co", "sw", "ew"):
+            return self._text_match(column, op, value, field.case_exact)
+        return _ordered(column, op, value, where)
+
+    def _text_match(
+        self, column: sa.ColumnElement[Any], op: str, value: str, case_exact: bool
+    ) -> sa.ColumnElement[bool]:
+        if not case_exact:
+            # Both sides are lower-cased, so LIKE's own case rules (which differ by backend) do not matter.
+            pattern = _escape_like(value)
+            pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[op]
+            return sa.and_(column.is_not(None), column.like(pattern, escape="\\"))
+        size = len(value)
+        if op == "sw":
+            return sa.func.substr(column, 1, size) == value
+        if op == "ew":
+            tail = sa.func.substr(column, -size) if self.dialect == "sqlite" else sa.func.right(column, size)
+            return sa.and_(sa.func.length(column) >= size, tail == value)
+        position = sa.func.instr(column, value) if self.dialect == "sqlite" else sa.func.strpos(column, value)
+        return position > 0
+
+
+def _ordered(column: sa.ColumnElement[Any], op: str, value: Any, where: str) -> sa.ColumnElement[bool]:
+    if op == "eq":
+        return column == value
+    if op == "ne":
+        return sa.or_(column != value, column.is_(None))
+    if op in ("co", "sw", "ew"):
+        raise g.InvalidFilter(f"{where}: {op} applies to strings only.")
+    return {"gt": column > value, "ge": column >= value, "lt": column < value, "le": column <= value}[op]
+
+
+def _datetime(value: Any, where: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("z", "Z"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    raise g.InvalidFilter(
+        f'{where} is a date-time: compare it with an RFC 3339 string such as "2026-01-31T12:00:00Z".'
+    )
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _user_compiler(dialect: str, org_id: str) -> FilterCompiler:
+    group_names = sa.select(scim_groups.c.display_name).where(
+        scim_groups.c.id == scim_group_members.c.group_id
+    )
+    return FilterCompiler(
+        CORE_USER_URN,
+        {
+            "id": Field(members.c.id, case_exact=True),
+            "username": Field(members.c.user_name),
+            "externalid": Field(members.c.external_id, case_exact=True),
+            "displayname": Field(members.c.display_name),
+            "name.givenname": Field(members.c.given_name),
+            "name.familyname": Field(members.c.family_name),
+            "active": Field(members.c.status == m.MemberStatus.ACTIVE.value, kind="bool"),
+            "meta.created": Field(members.c.created_at, kind="datetime"),
+            "meta.lastmodified": Field(members.c.updated_at, kind="datetime"),
+        },
+        {
+            "emails": MultiField(
+                lambda where: members.c.id.in_(
+                    sa.select(scim_user_emails.c.member_id).where(scim_user_emails.c.org_id == org_id, where)
+                ),
+                {
+                    "value": Field(scim_user_emails.c.value),
+                    "type": Field(scim_user_emails.c.type),
+                    "primary": Field(scim_user_emails.c.primary, kind="bool"),
+                },
+            ),
+            "groups": MultiField(
+                lambda where: members.c.id.in_(
+                    sa.select(scim_group_members.c.member_id).where(
+                        scim_group_members.c.org_id == org_id, where
+                    )
+                ),
+                {
+                    "value": Field(scim_group_members.c.group_id, case_exact=True),
+                    "display": Field(group_names.scalar_subquery()),
+                },
+            ),
+        },
+        dialect,
+    )
+
+
+def _group_compiler(dialect: str, org_id: str) -> FilterCompiler:
+    return FilterCompiler(
+        CORE_GROUP_URN,
+        {
+            "id": Field(scim_groups.c.id, case_exact=True),
+            "displayname": Field(scim_groups.c.display_name),
+            "externalid": Field(scim_groups.c.external_id, case_exact=True),
+            "meta.created": Field(scim_groups.c.created_at, kind="datetime"),
+            "meta.lastmodified": Field(scim_groups.c.updated_at, kind="datetime"),
+        },
+        {
+            "members": MultiField(
+                lambda where: scim_groups.c.id.in_(
+                    sa.select(scim_group_members.c.group_id).where(
+                        scim_group_members.c.org_id == org_id, where
+                    )
+                ),
+                {
+                    "value": Field(scim_group_members.c.member_id, case_exact=True),
+                    "display": Field(scim_group_members.c.display),
+                },
+            ),
+        },
+        dialect,
+    )
+
+
+_USER_SORT = {
+    "id": members.c.id,
+    "username": sa.func.lower(members.c.user_name),
+    "externalid": members.c.external_id,
+    "displayname": sa.func.lower(members.c.display_name),
+    "name.givenname": sa.func.lower(members.c.given_name),
+    "name.familyname": sa.func.lower(members.c.family_name),
+    "emails": members.c.email,
+    "emails.value": members.c.email,
+    "active": members.c.status,
+    "meta.created": members.c.created_at,
+    "meta.lastmodified": members.c.updated_at,
+}
+_GROUP_SORT = {
+    "id": scim_groups.c.id,
+    "displayname": sa.func.lower(scim_groups.c.display_name),
+    "externalid": scim_groups.c.external_id,
+    "meta.created": scim_groups.c.created_at,
+    "meta.lastmodified": scim_groups.c.updated_at,
+}
+
+
+def _sort_column(spec: g.SortSpec, columns: dict[str, Any], urn: str) -> Any:
+    path = spec.path
+    if path.urn is not None and path.urn.lower() != urn:
+        raise g.InvalidFilter(f"Cannot sort by {path}.")
+    key = path.attr.lower() + (f".{path.sub.lower()}" if path.sub else "")
+    column = columns.get(key)
+    if column is None:
+        raise g.InvalidFilter(
+            f"Cannot sort by {path}; sortable attributes are: {', '.join(sorted(columns))}."
+        )
+    return column.desc() if spec.descending else column.asc()
+
+
+# -- the store ---------------------------------------------------------------------------------------------
+class ScimStore:
+    """SCIM queries inside one ``Store`` transaction."""
+
+    def __init__(self, tx: Store) -> None:
+        self.tx = tx
+        self.session = tx.session
+        bind = self.session.get_bind()
+        self.dialect = bind.dialect.name
+
+    # -- users ---------------------------------------------------------------------------------------------
+    def user(self, org_id: str, member_id: str) -> m.Member | None:
+        member = self.tx.get(m.Member, org_id, member_id)
+        if member is None or member.status is m.MemberStatus.REMOVED:
+            return None
+        return member
+
+    def user_by_user_name(self, org_id: str, user_name: str) -> m.Member | None:
+        return self.session.scalars(
+            sa.select(m.Member).where(
+                m.Member.org_id == org_id,
+                sa.func.lower(m.Member.user_name) == user_name.lower(),
+                m.Member.status != m.MemberStatus.REMOVED,
+            )
+        ).first()
+
+    def users(self, org_id: str, query: g.Query) -> tuple[list[m.Member], int]:
+        where = [members.c.org_id == org_id, members.c.status != m.MemberStatus.REMOVED.value]
+        if query.filter is not None:
+            where.append(_user_compiler(self.dialect, org_id).compile(query.filter))
+        order = [members.c.created_at, members.c.id]
+        if query.sort is not None:
+            order.insert(0, _sort_column(query.sort, _USER_SORT, CORE_USER_URN))
+        stmt = sa.select(m.Member).where(*where)
+        return self._page(stmt, order, query)
+
+    def set_user_emails(self, org_id: str, member_id: str, emails: Sequence[dict[str, Any]]) -> None:
+        """Replace the indexed copy of a user's addresses (the representation lives in the attributes)."""
+        self.session.execute(
+            sa.delete(scim_user_emails).where(
+                scim_user_emails.c.org_id == org_id, scim_user_emails.c.member_id == member_id
+            )
+        )
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "org_id": org_id,
+                "member_id": member_id,
+                "value": str(email["value"])[:320],
+                "type": (str(email["type"])[:64] if email.get("type") is not None else None),
+                "primary": email.get("primary") is True,
+                "position": position,
+            }
+            for position, email in enumerate(emails)
+            if isinstance(email.get("value"), str)
+        ]
+        if rows:
+            self.session.execute(sa.insert(scim_user_emails), rows)
+
+    def live_member_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            found.update(
+                self.session.scalars(
+                    sa.select(members.c.id).where(
+                        members.c.org_id == org_id,
+                        members.c.id.in_(chunk),
+                        members.c.status != m.MemberStatus.REMOVED.value,
+                    )
+                )
+            )
+        return found
+
+    def groups_of_members(self, org_id: str, member_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        """For each member, the (group id, group name) pairs of the groups they are in, by name."""
+        result: dict[str, list[tuple[str, str]]] = {mid: [] for mid in member_ids}
+        for chunk in _chunks(list(member_ids)):
+            rows = self.session.execute(
+                sa.select(scim_group_members.c.member_id, scim_groups.c.id, scim_groups.c.display_name)
+                .join(scim_groups, scim_groups.c.id == scim_group_members.c.group_id)
+                .where(scim_group_members.c.org_id == org_id, scim_group_members.c.member_id.in_(chunk))
+                .order_by(scim_groups.c.display_name, scim_groups.c.id)
+            )
+            for member_id, group_id, name in rows:
+                result[member_id].append((group_id, name))
+        return result
+
+    def remove_from_all_groups(self, org_id: str, member_id: str) -> int:
+        result = self.session.execute(
+            sa.delete(scim_group_members).where(
+                scim_group_members.c.org_id == org_id, scim_group_members.c.member_id == member_id
+            )
+        )
+        return int(result.rowcount or 0)
+
+    # -- groups --------------------------------------------------------------------------------------------
+    def group(self, org_id: str, group_id: str, *, lock: bool = False) -> g.Group | None:
+        stmt = sa.select(g.Group).where(g.Group.org_id == org_id, g.Group.id == group_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def group_by_name(self, org_id: str, name: str) -> g.Group | None:
+        return self.session.scalars(
+            sa.select(g.Group).where(
+                g.Group.org_id == org_id, sa.func.lower(g.Group.display_name) == name.lower()
+            )
+        ).one_or_none()
+
+    def groups(self, org_id: str, query: g.Query) -> tuple[list[g.Group], int]:
+        where = [scim_groups.c.org_id == org_id]
+        if query.filter is not None:
+            where.append(_group_compiler(self.dialect, org_id).compile(query.filter))
+        order = [scim_groups.c.created_at, scim_groups.c.id]
+        if query.sort is not None:
+            order.insert(0, _sort_column(query.sort, _GROUP_SORT, CORE_GROUP_URN))
+        return self._page(sa.select(g.Group).where(*where), order, query)
+
+    def group_members(
+        self, org_id: str, group_ids: Sequence[str]
+    ) -> dict[str, list[tuple[m.Member, str | None]]]:
+        """The live members of each group with the label the IdP gave them, in a stable order."""
+        result: dict[str, list[tuple[m.Member, str | None]]] = {gid: [] for gid in group_ids}
+        for chunk in _chunks(list(group_ids)):
+            rows = self.session.execute(
+                sa.select(scim_group_members.c.group_id, m.Member, scim_group_members.c.display)
+                .join(m.Member, m.Member.id == scim_group_members.c.member_id)
+                .where(
+                    scim_group_members.c.org_id == org_id,
+                    scim_group_members.c.group_id.in_(chunk),
+                    m.Member.status != m.MemberStatus.REMOVED,
+                )
+                .order_by(scim_group_members.c.created_at, scim_group_members.c.member_id)
+            )
+            for group_id, member, display in rows:
+                result[group_id].append((member, display))
+        return result
+
+    def group_member_ids(self, org_id: str, group_id: str) -> set[str]:
+        return set(
+            self.session.scalars(
+                sa.select(scim_group_members.c.member_id).where(
+                    scim_group_members.c.org_id == org_id, scim_group_members.c.group_id == group_id
+                )
+            )
+        )
+
+    def add_group_members(
+        self,
+        org_id: str,
+        group_id: str,
+        member_ids: Sequence[str],
+        now: datetime,
+        displays: dict[str, str] | None = None,
+    ) -> list[str]:
+        """Insert only the memberships that do not exist yet; returns the ids actually added."""
+        displays = displays or {}
+        wanted = list(dict.fromkeys(member_ids))
+        existing: set[str] = set()
+        for chunk in _chunks(wanted):
+            existing.update(
+                self.session.scalars(
+                    sa.select(scim_group_members.c.member_id).where(
+                        scim_group_members.c.group_id == group_id, scim_group_members.c.member_id.in_(chunk)
+                    )
+                )
+            )
+        added = [mid for mid in wanted if mid not in existing]
+        if added:
+            self.session.execute(
+                sa.insert(scim_group_members),
+                [
+                    {
+                        "group_id": group_id,
+                        "member_id": mid,
+                        "org_id": org_id,
+                        "display": displays.get(mid),
+                        "created_at": now,
+                    }
+                    for mid in added
+                ],
+            )
+        return added
+
+    def remove_group_members(self, org_id: str, group_id: str, member_ids: Sequence[str]) -> list[str]:
+        """Delete only the named memberships; returns the ids that were members."""
+        removed: list[str] = []
+        for chunk in _chunks(list(dict.fromkeys(member_ids))):
+            present = list(
+                self.session.scalars(
+                    sa.select(scim_group_members.c.member_id).where(
+                        scim_group_members.c.org_id == org_id,
+                        scim_group_members.c.group_id == group_id,
+                        scim_group_members.c.member_id.in_(chunk),
+                    )
+                )
+            )
+            if present:
+                self.session.execute(
+                    sa.delete(scim_group_members).where(
+                        scim_group_members.c.group_id == group_id, scim_group_members.c.member_id.in_(present)
+                    )
+                )
+            removed.extend(present)
+        return removed
+
+    def group_members_matching(self, org_id: str, group_id: str, expr: g.Filter) -> list[str]:
+        """Member ids of the group whose membership matches a PATCH value filter such as
+        ``members[value eq "id"]`` (sub-attributes ``value`` and ``display``)."""
+        compiler = _group_compiler(self.dialect, org_id)
+        multi = compiler.multi["members"]
+        where = compiler.element(multi, expr, "members")
+        return list(
+            self.session.scalars(
+                sa.select(scim_group_members.c.member_id).where(
+                    scim_group_members.c.org_id == org_id, scim_group_members.c.group_id == group_id, where
+                )
+            )
+        )
+
+    # -- group -> role mappings ----------------------------------------------------------------------------
+    def role_mappings(self, org_id: str) -> Sequence[g.GroupRoleMapping]:
+        return self.session.scalars(
+            sa.select(g.GroupRoleMapping)
+            .where(g.GroupRoleMapping.org_id == org_id)
+            .order_by(g.GroupRoleMapping.group_name)
+        ).all()
+
+    def role_mapping(self, org_id: str, group_name: str) -> g.GroupRoleMapping | None:
+        return self.session.scalars(
+            sa.select(g.GroupRoleMapping).where(
+                g.GroupRoleMapping.org_id == org_id,
+                sa.func.lower(g.GroupRoleMapping.group_name) == group_name.lower(),
+            )
+        ).one_or_none()
+
+    def mapped_roles(self, org_id: str, member_ids: Sequence[str]) -> dict[str, list[m.Role]]:
+        """For each member, the roles mapped to the IdP groups they are in."""
+        result: dict[str, list[m.Role]] = {mid: [] for mid in member_ids}
+        for chunk in _chunks(list(member_ids)):
+            rows = self.session.execute(
+                sa.select(scim_group_members.c.member_id, scim_group_role_mappings.c.role)
+                .join(scim_groups, scim_groups.c.id == scim_group_members.c.group_id)
+                .join(
+                    scim_group_role_mappings,
+                    sa.and_(
+                        scim_group_role_mappings.c.org_id == scim_groups.c.org_id,
+                        sa.func.lower(scim_group_role_mappings.c.group_name)
+                        == sa.func.lower(scim_groups.c.display_name),
+                    ),
+                )
+                .where(scim_group_members.c.org_id == org_id, scim_group_members.c.member_id.in_(chunk))
+            )
+            for member_id, role in rows:
+                result[member_id].append(m.Role(role))
+        return result
+
+    def members_of_group_named(self, org_id: str, name: str) -> list[str]:
+        return list(
+            self.session.scalars(
+                sa.select(scim_group_members.c.member_id)
+                .join(scim_groups, scim_groups.c.id == scim_group_members.c.group_id)
+                .where(
+                    scim_groups.c.org_id == org_id, sa.func.lower(scim_groups.c.display_name) == name.lower()
+                )
+            )
+        )
+
+    # -- paging --------------------------------------------------------------------------------------------
+    def _page(self, stmt: sa.Select, order: list[Any], query: g.Query) -> tuple[list[Any], int]:
+        total = self.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+        rows: list[Any] = []
+        if query.limit > 0:
+            rows = list(self.session.scalars(stmt.order_by(*order).offset(query.offset).limit(query.limit)))
+        return rows, int(total or 0)

@@ -1,0 +1,93 @@
+"""The one place where errors become SCIM Error responses (RFC 7644 section 3.12): ``schemas``, ``status`` as
+a string, ``scimType`` where the RFC defines one, and a ``detail`` that says what to fix."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Response
+from werkzeug.exceptions import HTTPException
+
+from gateway.domain import errors as e
+from gateway.domain.groups import InvalidFilter, VersionMismatch
+from gateway.observability import request_id
+from scim.filter import InvalidPath
+from scim.schema import ERROR_URN, InvalidSyntax, InvalidValue, MutabilityError, NoTarget
+
+SCIM_JSON = "application/scim+json"
+log = logging.getLogger("scim")
+
+
+class ScimError(Exception):
+    """An error the adapter raises itself (unknown endpoint, bad parameter, ...)."""
+
+    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.scim_type = scim_type
+
+
+# (domain error class, HTTP status, scimType); the first matching entry wins, so subclasses come first.
+_MAPPING: list[tuple[type[Exception], int, str | None]] = [
+    (InvalidPath, 400, "invalidPath"),
+    (InvalidFilter, 400, "invalidFilter"),
+    (InvalidSyntax, 400, "invalidSyntax"),
+    (MutabilityError, 400, "mutability"),
+    (NoTarget, 400, "noTarget"),
+    (InvalidValue, 400, "invalidValue"),
+    (VersionMismatch, 412, None),
+    (e.AccountInOtherOrganization, 409, "uniqueness"),
+    (e.Conflict, 409, "uniqueness"),
+    (e.LastAdmin, 409, None),
+    (e.ModeForbids, 403, None),
+    (e.Unauthenticated, 401, None),
+    (e.Forbidden, 403, None),
+    (e.NotFound, 404, None),
+    (e.MemberInactive, 409, None),
+    (e.InvalidInput, 400, "invalidValue"),
+]
+
+
+def error_body(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"schemas": [ERROR_URN], "status": str(status), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    return body
+
+
+def describe(error: Exception) -> tuple[int, str, str | None]:
+    """(status, detail, scimType) for any exception; unexpected ones are logged and answered generically."""
+    if isinstance(error, ScimError):
+        return error.status, error.detail, error.scim_type
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        if status == 413:
+            return 413, "The request body is larger than the server accepts (see maxPayloadSize).", None
+        return status, error.description or error.name, None
+    for cls, status, scim_type in _MAPPING:
+        if isinstance(error, cls):
+            return status, getattr(error, "message", str(error)), scim_type
+    if isinstance(error, e.DomainError):
+        return 400, error.message, None
+    log.exception("unexpected error in SCIM request", extra={"request_id": request_id()})
+    return 500, "The server could not complete the request; it has been logged.", None
+
+
+def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body) if body is not None else b"", status=status)
+    if body is not None:
+        response.headers["Content-Type"] = SCIM_JSON
+    else:
+        del response.headers["Content-Type"]
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def error_response(error: Exception) -> Response:
+    status, detail, scim_type = describe(error)
+    headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if status == 401 else {}
+    return scim_response(error_body(status, detail, scim_type), status, headers)

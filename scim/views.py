@@ -1,0 +1,90 @@
+"""Flask glue: authenticate the bearer token, parse the JSON body, call ``dispatch`` (or ``run_bulk``) and
+turn the result or the error into an ``application/scim+json`` response."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+
+from gateway.domain import model as m
+from gateway.domain.errors import ModeForbids, Unauthenticated
+from gateway.domain.policy import MODE_MESSAGES
+from gateway.observability import request_id
+from gateway.services.provisioning import ProvisioningService
+from gateway.wiring import services, settings
+from scim.bulk import run_bulk
+from scim.endpoints import Call, Caller, Result, dispatch
+from scim.errors import ScimError, error_response, scim_response
+from scim.schema import InvalidSyntax
+
+bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_BODY_TYPES = ("application/scim+json", "application/json")
+
+
+def provisioning_service(app: Flask) -> ProvisioningService:
+    core = app.extensions["gateway.services"]
+    return ProvisioningService(core.db, core.clock, core.members.tokens)
+
+
+def _service() -> ProvisioningService:
+    return current_app.extensions["scim.provisioning"]
+
+
+def _authenticate() -> Caller:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Send the organization's SCIM token as 'Authorization: Bearer <token>'.")
+    org, scim_token = services().credentials.authenticate_scim_token(token.strip())
+    if org.mode is m.MembershipMode.INVITATION or not scim_token.is_usable:
+        raise ModeForbids(MODE_MESSAGES[(m.MembershipMode.INVITATION, m.JoinPath.SCIM)])
+    g.scim_org_id = org.id
+    actor = m.Actor(
+        m.ActorType.SCIM_TOKEN,
+        id=scim_token.id,
+        label=f"SCIM token {scim_token.prefix}",
+        ip=request.remote_addr,
+        request_id=request_id(),
+    )
+    config = settings()
+    return Caller(org.id, actor, config.url("/scim/v2"), config.max_request_bytes)
+
+
+def _body() -> Any:
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    raw = request.get_data(cache=False)
+    mimetype = request.mimetype or ""
+    if raw and mimetype and mimetype not in _BODY_TYPES:
+        raise ScimError(415, "Send the body as application/scim+json (or application/json).")
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        raise InvalidSyntax("The request body is not valid JSON.") from None
+
+
+@bp.route("/", methods=METHODS, strict_slashes=False)
+@bp.route("/<path:path>", methods=METHODS)
+def endpoint(path: str = "") -> Response:
+    caller = _authenticate()
+    body = _body()
+    if path.strip("/").lower() == "bulk":
+        if request.method != "POST":
+            raise ScimError(405, f"{request.method} is not allowed on /Bulk; use POST.")
+        result = run_bulk(_service(), caller, body)
+    else:
+        call = Call(request.method, path, request.args.to_dict(), body, dict(request.headers))
+        result = dispatch(_service(), caller, call)
+    return _respond(result)
+
+
+def _respond(result: Result) -> Response:
+    return scim_response(result.body, result.status, result.headers)
+
+
+@bp.errorhandler(Exception)
+def _error(error: Exception) -> Response:
+    return error_response(error)

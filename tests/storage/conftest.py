@@ -1,0 +1,95 @@
+"""Storage fixtures: throwaway PostgreSQL databases and schemas built by migrations as well as by the models."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.storage.db import Database
+from gateway.storage.migrate import upgrade
+
+POSTGRES_URL = os.environ.get(
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = [
+    b.strip() for b in os.environ.get("GATEWAY_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()
+]
+
+
+def create_postgres_database() -> str:
+    """A new, empty database on the test server (same pattern as tests/conftest.py's postgres_database)."""
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"gw_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc.orig}).", pytrace=False)
+    finally:
+        admin.dispose()
+    return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    """An empty PostgreSQL database brought to head by the migrations (not by ``create_all``)."""
+    url = create_postgres_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated to head once; each test works on its own copy."""
+    path = tmp_path_factory.mktemp("migrated") / "head.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _truncate(url: str) -> None:
+    """Empty every table the database has (whatever built it), keeping Alembic's revision."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        names = [f'"{n}"' for n in sa.inspect(conn).get_table_names() if n != "alembic_version"]
+        if names:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+SCHEMAS = [f"{backend}-{source}" for backend in BACKENDS for source in ("models", "migrations")]
+
+
+@pytest.fixture(params=SCHEMAS)
+def schema_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database whose schema comes from the models or from the migrations, on each backend: the constraints
+    must hold in both, since production databases are built by the migrations."""
+    backend, source = request.param.split("-")
+    if backend == "sqlite":
+        path = tmp_path / "constraints.db"
+        if source == "migrations":
+            shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_database" if source == "models" else "migrated_postgres")
+        _truncate(url)
+    database = Database(url)
+    if backend == "sqlite" and source == "models":
+        database.create_all()
+    yield database
+    database.dispose()
