@@ -32,6 +32,7 @@ class Settings:
     session_absolute_minutes: int = 1440
     bind: str = "127.0.0.1:8000"
     workers: int = 2
+    demo_idp: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -93,6 +94,8 @@ def _validate(settings: Settings) -> None:
     url = urlsplit(settings.public_url)
     if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
         raise SettingsError("GATEWAY_PUBLIC_URL must be an absolute http(s) URL without query or fragment")
+    if settings.is_production and settings.demo_idp:
+        raise SettingsError("GATEWAY_DEMO_IDP is a development aid and cannot be enabled in production")
     if settings.is_production and url.scheme != "https":
         raise SettingsError("GATEWAY_PUBLIC_URL must use https in production")
     if settings.database_url.startswith("sqlite") and settings.database_url.startswith("sqlite:///"):
