@@ -115,11 +115,10 @@ def connection_callback(slug: str) -> ResponseReturnValue:
         required=[client.claims.get("email") or "email"], optional=_group_claim(client),
     )  # fmt: skip
     identity = identity_from_claims(client, claims, lambda domain: _org_verified(connection.org_id, domain))
-    admin = bool(set(identity.groups) & set(client.admin_groups))
     response = complete_sso_sign_in(
         connection,
         identity.email,
-        role=m.Role.ADMIN if admin else m.Role.MEMBER,
+        role=_mapped_role(client, identity.groups),
         profile=Profile(
             display_name=identity.name, given_name=identity.given_name, family_name=identity.family_name
         ),
@@ -127,6 +126,13 @@ def connection_callback(slug: str) -> ResponseReturnValue:
         session_data={"oidc": {"iss": client.metadata.issuer, "sub": identity.subject}},
     )
     return _forget_binding(response)
+
+
+def _mapped_role(client: OidcClientSettings, groups: list[str]) -> m.Role | None:
+    """Admin or Member from the groups claim when this connection maps groups to roles; otherwise no opinion."""
+    if not client.admin_groups:
+        return None
+    return m.Role.ADMIN if set(groups) & set(client.admin_groups) else m.Role.MEMBER
 
 
 def _group_claim(client: OidcClientSettings) -> list[str]:

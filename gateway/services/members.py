@@ -170,12 +170,15 @@ class MemberService(ServiceBase):
         email: str,
         actor: m.Actor,
         *,
-        role: m.Role = m.Role.MEMBER,
+        role: m.Role | None = None,
         profile: Profile | None = None,
     ) -> SsoSignIn:
         """The outcome of a verified SSO assertion: sign in, create just in time, restore, or refuse (rules 1, 6).
 
-        Every outcome is audited; a refusal in its own transaction, since the sign-in's own rolls back."""
+        ``role`` is given only when the connection maps IdP groups to roles; the IdP is then authoritative and an
+        existing member's role follows it (rule 7: never demoting the last Admin). Without it a new member joins
+        as Member and an existing member keeps their role. Every outcome is audited; a refusal in its own
+        transaction, since the sign-in's own rolls back."""
         email = normalize_email(email)
         try:
             return self._sso_sign_in(org_id, email, actor, role, profile)
@@ -195,7 +198,7 @@ class MemberService(ServiceBase):
             raise
 
     def _sso_sign_in(
-        self, org_id: str, email: str, actor: m.Actor, role: m.Role, profile: Profile | None
+        self, org_id: str, email: str, actor: m.Actor, role: m.Role | None, profile: Profile | None
     ) -> SsoSignIn:
         with self.db.transaction() as tx:
             org = self.locked_org(tx, org_id)
@@ -210,10 +213,29 @@ class MemberService(ServiceBase):
             if outcome is JitOutcome.SIGN_IN:
                 assert existing is not None
                 member = existing
+                if role is not None:
+                    self._sync_role(tx, member, role, actor)
             else:
-                member = self.join(tx, org, email, role, m.JoinPath.JIT, actor, profile)
+                member = self.join(tx, org, email, role or m.Role.MEMBER, m.JoinPath.JIT, actor, profile)
             self.audit(tx, org.id, actor, "sign_in.succeeded", member, email=email, outcome=outcome.value)
             return SsoSignIn(member, outcome)
+
+    def _sync_role(self, tx: Store, member: m.Member, role: m.Role, actor: m.Actor) -> None:
+        """Follow the IdP's group mapping, except that it never removes the organization's last Admin."""
+        if member.role is role:
+            return
+        if role is not m.Role.ADMIN and member.is_admin and tx.count_active_admins(member.org_id) <= 1:
+            self.audit(
+                tx,
+                member.org_id,
+                actor,
+                "member.role_sync_skipped",
+                member,
+                wanted=role.value,
+                reason="last_admin",
+            )
+            return
+        self._set_role(tx, member, role, actor, via="idp_groups")
 
     # -- reading -------------------------------------------------------------------------------------------
     def list(

@@ -42,7 +42,7 @@ def complete_sso_sign_in(
     connection: m.SsoConnection,
     email: str,
     *,
-    role: m.Role = m.Role.MEMBER,
+    role: m.Role | None = None,
     profile: Profile | None = None,
     next_url: str | None = None,
     session_data: dict | None = None,
