@@ -27,7 +27,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "saml_sp"))
+sys.path.insert(0, str(ROOT / "tests" / "saml"))
 
 from onelogin.saml2.response import OneLogin_Saml2_Response  # noqa: E402
 from saml_idp import TestIdP, idp_metadata  # noqa: E402

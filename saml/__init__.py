@@ -9,16 +9,13 @@ from flask import Flask
 
 
 def init_saml(app: Flask) -> None:
-    from gateway.services.saml_connections import SamlConnectionService
     from gateway.storage.saml_tables import map_saml_entities
     from gateway.web.account import LOGOUT_HOOKS
     from saml.views import bp, logout_hook
 
     map_saml_entities()
     services = app.extensions["gateway.services"]
-    app.extensions["gateway.saml_connections"] = SamlConnectionService(
-        services.db, services.clock, services.connections.tokens
-    )
+    app.extensions["gateway.saml_connections"] = services.saml_connections
     app.register_blueprint(bp)
     if logout_hook not in LOGOUT_HOOKS:
         LOGOUT_HOOKS.append(logout_hook)

@@ -16,7 +16,7 @@ class SamlIdentity:
     name_id: str
     name_id_format: str | None
     session_index: str | None
-    role: m.Role
+    role: m.Role | None
     profile: Profile
     groups: tuple[str, ...]
 
@@ -38,7 +38,8 @@ def identity_from(
     session_index: str | None,
     attributes: Mapping[str, Sequence[str]],
 ) -> SamlIdentity:
-    """The email comes from the email attribute, else from an emailAddress-format NameID."""
+    """The email comes from the email attribute, else from an emailAddress-format NameID. The role is ``None``
+    unless the connection maps IdP groups to the Admin role (``admin_groups``)."""
     names = config.attributes
     email = _first(attributes, names.get("email", ""))
     if email is None and name_id and name_id_format in (NAMEID_EMAIL, None) and "@" in name_id:
@@ -54,7 +55,10 @@ def identity_from(
         _first(attributes, names.get("last_name", "")),
     )
     display = " ".join(part for part in (given, family) if part) or None
-    role = m.Role.ADMIN if set(groups) & set(config.admin_groups) else m.Role.MEMBER
+    # A role only when the connection maps groups to roles: the IdP is then authoritative for it.
+    role: m.Role | None = None
+    if config.admin_groups:
+        role = m.Role.ADMIN if set(groups) & set(config.admin_groups) else m.Role.MEMBER
     return SamlIdentity(
         email=email,
         name_id=name_id or email,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from scim.views import bp, provisioning_service
+from scim.views import bp
 
 
 def init_scim(app: Flask) -> None:
-    app.extensions["scim.provisioning"] = provisioning_service(app)
+    app.extensions["scim.provisioning"] = app.extensions["gateway.services"].provisioning
     app.register_blueprint(bp)

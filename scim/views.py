@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request
 
 from gateway.domain import model as m
 from gateway.domain.errors import ModeForbids, Unauthenticated
@@ -22,11 +22,6 @@ from scim.schema import InvalidSyntax
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _BODY_TYPES = ("application/scim+json", "application/json")
-
-
-def provisioning_service(app: Flask) -> ProvisioningService:
-    core = app.extensions["gateway.services"]
-    return ProvisioningService(core.db, core.clock, core.members.tokens)
 
 
 def _service() -> ProvisioningService:

@@ -4,6 +4,10 @@ Domain errors keep their stable ``code`` as the problem ``type`` (``urn:gateway:
 as hyphens); each ``DomainError`` subclass maps to an HTTP status exactly once, in ``DOMAIN_STATUS``. The
 invitation family answers 410 Gone (the link can no longer be used: expired, revoked, replaced, already used or
 not pending any more) except an email mismatch, which is 403 (the signed-in person is not the invitee).
+
+OIDC and SAML refusals carry their reason as a per-instance ``code`` (``bad_issuer``, ``provider_unreachable``):
+it becomes the problem type like any other code. Most say the identity provider's answer cannot be used (422);
+a provider that could not be reached or answered with an error is a failure upstream (502).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.api.blueprint import PREFIX, bp
 from gateway.domain import errors as e
+from gateway.services.oidc_connections import OidcRefused
+from gateway.services.saml_connections import SamlRefused
 
 PROBLEM_MIMETYPE = "application/problem+json"
 TYPE_PREFIX = "urn:gateway:problem:"
@@ -41,7 +47,15 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.MemberInactive: 409,
     e.EmailBlocked: 403,
     e.Deprovisioned: 403,
+    OidcRefused: 422,
+    SamlRefused: 422,
 }
+
+CODE_STATUS: dict[str, int] = {
+    "provider_unreachable": 502,
+    "provider_error": 502,
+}
+"""Statuses of refusals whose ``code`` varies per instance, where it differs from the class's status."""
 
 DOMAIN_TITLES: dict[str, str] = {
     "mode_forbids": "Not allowed in this membership mode",
@@ -59,6 +73,9 @@ DOMAIN_TITLES: dict[str, str] = {
     "email_blocked": "Email blocked",
     "deprovisioned": "Deprovisioned by the identity provider",
     "invalid_input": "Invalid input",
+    "bad_issuer": "Issuer mismatch",
+    "provider_unreachable": "Identity provider unreachable",
+    "provider_error": "Identity provider error",
 }
 
 HTTP_CODES: dict[int, str] = {
@@ -140,6 +157,8 @@ def problem_response(
 
 
 def domain_status(error: e.DomainError) -> int:
+    if isinstance(error, OidcRefused | SamlRefused) and error.code in CODE_STATUS:
+        return CODE_STATUS[error.code]
     for cls in type(error).__mro__:
         if cls in DOMAIN_STATUS:
             return DOMAIN_STATUS[cls]

@@ -48,9 +48,17 @@ def load_body(schema: Schema) -> dict[str, Any]:
         raise _invalid(422, "The request body is invalid.", error) from None
 
 
-def load_query(schema: Schema) -> dict[str, Any]:
+def load_query(schema: Schema, *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``lists`` names parameters that take several values, repeated (``?type=a&type=b``) or comma-separated
+    (``?type=a,b``); they load as lists of strings."""
+    args: dict[str, Any] = request.args.to_dict()
+    for name in lists:
+        if name in request.args:
+            args[name] = [
+                v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()
+            ]
     try:
-        return schema.load(request.args.to_dict(), unknown=EXCLUDE)
+        return schema.load(args, unknown=EXCLUDE)
     except ValidationError as error:
         raise _invalid(400, "A query parameter is invalid.", error) from None
 

@@ -6,15 +6,30 @@ gateway; a bearer token appears only in the response that creates (or resends) i
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
 from marshmallow import Schema, fields
 
 from gateway.domain import model as m
 from gateway.domain.policy import ModeSwitchPlan
 from gateway.services.members import AccessRevoked, MemberView
 from gateway.services.orgs import OrgView
+from gateway.services.saml_connections import BINDING_POST, SamlConfig, cert_fingerprint
+from gateway.storage.outbox_tables import (
+    DeliveryAttempt,
+    MessageKind,
+    MessageStatus,
+    OutboxEvent,
+    OutboxMessage,
+    WebhookEndpoint,
+)
+
+UrlFor = Callable[[str], str]
+"""Builds an absolute URL under the configured public URL from a path."""
 
 
 def _enum(enum: type, **kwargs: object) -> fields.Enum:
@@ -134,6 +149,47 @@ class ConnectionOut(Schema):
     created_at = fields.DateTime()
 
 
+class WebhookEndpointOut(Schema):
+    id = fields.Str()
+    url = fields.Str()
+    event_types = fields.Function(lambda e: list(e.event_types) or ["*"])
+    description = fields.Str()
+    enabled = fields.Bool()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    created_by = fields.Str()
+
+
+class DeliveryOut(Schema):
+    """An outbox message: the sealed invitation token never leaves the gateway."""
+
+    id = fields.Str()
+    kind = _enum(MessageKind)
+    status = _enum(MessageStatus)
+    event_type = fields.Str()
+    sequence = fields.Int(attribute="seq")
+    endpoint_id = fields.Str()
+    invitation_id = fields.Str()
+    recipient = fields.Str()
+    attempts = fields.Int()
+    next_attempt_at = fields.DateTime()
+    last_error = fields.Str()
+    last_status_code = fields.Int()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    delivered_at = fields.DateTime()
+
+
+class AttemptOut(Schema):
+    number = fields.Int()
+    at = fields.DateTime()
+    succeeded = fields.Bool()
+    status_code = fields.Int()
+    error = fields.Str()
+    duration_ms = fields.Int()
+    worker = fields.Str()
+
+
 class AuditEventOut(Schema):
     id = fields.Int()
     at = fields.DateTime()
@@ -245,3 +301,87 @@ def audit_event(value: m.AuditEvent) -> dict[str, Any]:
 
 def plan(value: ModeSwitchPlan, *, dry_run: bool, applied: bool) -> dict[str, Any]:
     return {**PlanOut().dump(value), "dry_run": dry_run, "applied": applied}
+
+
+# -- SSO connections in detail ---------------------------------------------------------------------------------
+def certificate(cert_b64: str, now: datetime) -> dict[str, Any]:
+    """A certificate by its SHA-256 fingerprint, subject and validity (the certificate itself is public, but
+    Admins compare fingerprints and watch expiry dates)."""
+    cert = x509.load_der_x509_certificate(base64.b64decode(cert_b64))
+    expires = cert.not_valid_after_utc
+    return {
+        "fingerprint_sha256": cert_fingerprint(cert_b64),
+        "subject": cert.subject.rfc4514_string(),
+        "not_valid_before": cert.not_valid_before_utc.isoformat(),
+        "not_valid_after": expires.isoformat(),
+        "expired": expires <= now,
+    }
+
+
+def saml_connection(value: m.SsoConnection, url: UrlFor, now: datetime) -> dict[str, Any]:
+    """The connection with what the IT admin enters at the IdP (SP URLs) and what the gateway trusts (IdP
+    certificates). SP private keys are never returned, only their certificates' fingerprints."""
+    config = SamlConfig.from_dict(value.config)
+    base = f"/saml/{value.slug}"
+    return {
+        **connection(value),
+        "sp": {
+            "entity_id": url(f"{base}/metadata"),
+            "metadata_url": url(f"{base}/metadata"),
+            "acs_url": url(f"{base}/acs"),
+            "slo_url": url(f"{base}/slo"),
+            "login_url": url(f"{base}/login"),
+            "certificates": [certificate(k.cert, now) for k in config.sp_keys],
+        },
+        "idp": {
+            "entity_id": config.idp_entity_id,
+            "sso_url": config.idp_sso_url,
+            "sso_binding": "post" if config.idp_sso_binding == BINDING_POST else "redirect",
+            "slo_url": config.idp_slo_url,
+            "certificates": [certificate(c, now) for c in config.idp_certs],
+        },
+        "allow_idp_initiated": config.allow_idp_initiated,
+        "want_assertions_encrypted": config.want_assertions_encrypted,
+        "nameid_format": config.nameid_format,
+        "attributes": dict(config.attributes),
+        "admin_groups": list(config.admin_groups),
+    }
+
+
+def oidc_connection(value: m.SsoConnection, url: UrlFor) -> dict[str, Any]:
+    """The connection without its client secret (stored encrypted, never returned)."""
+    config = value.config or {}
+    return {
+        **connection(value),
+        "issuer": config.get("issuer"),
+        "client_id": config.get("client_id"),
+        "redirect_uri": url(f"/oidc/{value.slug}/callback"),
+        "login_url": url(f"/oidc/{value.slug}/login"),
+        "scopes": list(config.get("scopes") or []),
+        "claims": dict(config.get("claims") or {}),
+        "admin_groups": list(config.get("admin_groups") or []),
+    }
+
+
+def connection_detail(value: m.SsoConnection, url: UrlFor, now: datetime) -> dict[str, Any]:
+    if value.protocol is m.ConnectionProtocol.SAML:
+        return saml_connection(value, url, now)
+    return oidc_connection(value, url)
+
+
+# -- events and webhooks ---------------------------------------------------------------------------------------
+def event(value: OutboxEvent) -> dict[str, Any]:
+    """The event exactly as webhooks deliver it (``id, type, timestamp, sequence, organization, data``)."""
+    return dict(value.payload)
+
+
+def webhook(value: WebhookEndpoint) -> dict[str, Any]:
+    return WebhookEndpointOut().dump(value)
+
+
+def delivery(value: OutboxMessage) -> dict[str, Any]:
+    return DeliveryOut().dump(value)
+
+
+def delivery_log(value: OutboxMessage, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+    return {**delivery(value), "attempt_log": AttemptOut(many=True).dump(attempts)}

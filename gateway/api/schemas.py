@@ -6,13 +6,22 @@ know. Domain rules (address syntax, name lengths, the mode policy) are enforced 
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.api.paging import PageQuery
 from gateway.domain import model as m
+from gateway.outbox.events import EVENT_TYPES
+from gateway.services.saml_connections import METADATA_MAX_BYTES
+from gateway.services.webhooks import MAX_EVENTS_PAGE
+from gateway.storage.outbox_tables import MessageKind, MessageStatus
 
 _NAME = validate.Length(min=1, max=200)
 _ID = validate.Length(min=1, max=64)
+_SLUG = validate.Length(min=1, max=100)
+_URL = validate.Length(min=1, max=2048)
+_PEM = validate.Length(min=1, max=20_000)
 
 
 def _enum(enum: type, **kwargs: object) -> fields.Enum:
@@ -89,3 +98,105 @@ class AuditQuery(PageQuery):
     actor_id = fields.Str(validate=validate.Length(min=1, max=200))
     action = fields.Str(validate=validate.Length(min=1, max=100))
     target_id = fields.Str(validate=validate.Length(min=1, max=200))
+
+
+# -- SSO connections -------------------------------------------------------------------------------------------
+def _strings(item: validate.Validator, most: int, **kwargs: object) -> fields.List:
+    return fields.List(fields.Str(validate=item), validate=validate.Length(max=most), **kwargs)  # type: ignore[arg-type]
+
+
+class SamlIdpBody(Schema):
+    """The identity provider, from exactly one source: metadata XML, a metadata URL, or typed in by hand
+    (``entity_id``, ``sso_url``, ``certificates``). With metadata, ``entity_id`` picks one IdP out of
+    aggregate metadata."""
+
+    metadata_xml = fields.Str(validate=validate.Length(min=1, max=METADATA_MAX_BYTES))
+    metadata_url = fields.Str(validate=_URL)
+    entity_id = fields.Str(validate=validate.Length(min=1, max=1024))
+    sso_url = fields.Str(validate=_URL)
+    sso_binding = fields.Str(validate=validate.OneOf(["redirect", "post"]), load_default="redirect")
+    slo_url = fields.Str(validate=_URL)
+    certificates = fields.List(fields.Str(validate=_PEM), validate=validate.Length(min=1, max=10))
+
+    @validates_schema
+    def _one_source(self, data: dict[str, Any], **kwargs: Any) -> None:
+        sources = [k for k in ("metadata_xml", "metadata_url") if k in data]
+        manual = [k for k in ("sso_url", "slo_url", "certificates") if k in data]
+        if len(sources) > 1:
+            raise ValidationError("Give metadata_xml or metadata_url, not both.", "metadata_url")
+        if sources and manual:
+            raise ValidationError(
+                "Give the IdP's metadata or type it in (entity_id, sso_url, certificates), not both.",
+                manual[0],
+            )
+        if not sources:
+            missing = {
+                k: ["Missing data for required field."]
+                for k in ("entity_id", "sso_url", "certificates")
+                if k not in data
+            }
+            if missing:
+                missing["metadata_xml"] = [
+                    "Give metadata_xml, metadata_url, or entity_id/sso_url/certificates."
+                ]
+                raise ValidationError(missing)
+
+
+class SamlConnectionBody(SamlIdpBody):
+    name = fields.Str(validate=_NAME)
+    slug = fields.Str(validate=_SLUG)
+    preset = fields.Str(validate=validate.Length(min=1, max=50))
+    domains = _strings(validate.Length(min=1, max=253), 50, load_default=list)
+    allow_idp_initiated = fields.Bool(load_default=False)
+    encrypt_assertions = fields.Bool(load_default=False)
+    admin_groups = _strings(validate.Length(min=1, max=200), 100, load_default=list)
+
+
+class SamlConnectionPatch(Schema):
+    allow_idp_initiated = fields.Bool()
+    admin_groups = _strings(validate.Length(min=1, max=200), 100)
+
+
+class CertificateBody(Schema):
+    certificate = fields.Str(required=True, validate=_PEM)
+
+
+class OidcConnectionBody(Schema):
+    issuer = fields.Str(required=True, validate=_URL)
+    client_id = fields.Str(required=True, validate=validate.Length(min=1, max=500))
+    client_secret = fields.Str(required=True, load_only=True, validate=validate.Length(min=1, max=2000))
+    name = fields.Str(validate=_NAME)
+    slug = fields.Str(validate=_SLUG)
+    preset = fields.Str(validate=validate.Length(min=1, max=50))
+    domains = _strings(validate.Length(min=1, max=253), 50, load_default=list)
+    admin_groups = _strings(validate.Length(min=1, max=200), 100, load_default=list)
+
+
+# -- events and webhooks ---------------------------------------------------------------------------------------
+class EventQuery(Schema):
+    after = fields.Int(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=MAX_EVENTS_PAGE))
+    type = fields.List(fields.Str(validate=validate.OneOf(EVENT_TYPES)), validate=validate.Length(max=50))
+
+
+class WebhookBody(Schema):
+    url = fields.Str(required=True, validate=_URL)
+    event_types = _strings(validate.Length(min=1, max=64), 100)
+    description = fields.Str(validate=validate.Length(max=200))
+
+
+class WebhookPatch(Schema):
+    url = fields.Str(validate=_URL)
+    event_types = _strings(validate.Length(min=1, max=64), 100)
+    description = fields.Str(validate=validate.Length(max=200))
+    enabled = fields.Bool()
+
+
+class DeliveryQuery(PageQuery):
+    status = _enum(MessageStatus)
+    kind = _enum(MessageKind)
+    endpoint_id = fields.Str(validate=_ID)
+
+
+class ReplayDeadBody(Schema):
+    endpoint_id = fields.Str(validate=_ID)

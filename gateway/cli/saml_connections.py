@@ -12,7 +12,7 @@ from gateway.cli.connections import connection
 from gateway.cli.output import emit, handles_errors, json_option
 from gateway.cli.presenters import connection_json
 from gateway.domain import model as m
-from gateway.domain.errors import InvalidInput
+from gateway.domain.errors import InvalidInput, NotFound
 from gateway.presets import load_preset, preset_names
 from gateway.services.saml_connections import (
     BINDING_REDIRECT,
@@ -29,8 +29,7 @@ CLI_ACTOR = m.Actor.cli()
 
 
 def _saml_service() -> SamlConnectionService:
-    svc = services()
-    return SamlConnectionService(svc.db, svc.clock, svc.connections.tokens)
+    return services().saml_connections
 
 
 def _read_cert(value: str) -> str:
@@ -137,3 +136,78 @@ def add_saml(
         + f"\n  Single logout URL: {sp['slo_url']}\nSign-in starts at {sp['login_url']}"
     )
     emit(as_json, result, human)
+
+
+def _saml_connection(slug: str) -> m.SsoConnection:
+    found = _saml_service().by_slug(slug)
+    if found is None:
+        raise NotFound(f"No SAML connection with slug {slug!r}.")
+    return found
+
+
+def _rotation_json(updated: m.SsoConnection) -> dict:
+    config = SamlConfig.from_dict(updated.config)
+    return {
+        **connection_json(updated),
+        "idp_certificates": [cert_fingerprint(c) for c in config.idp_certs],
+        "sp_keys": [{"fingerprint": k.fingerprint, "created_at": k.created_at} for k in config.sp_keys],
+        "allow_idp_initiated": config.allow_idp_initiated,
+    }
+
+
+def _rotation_human(updated: m.SsoConnection) -> str:
+    data = _rotation_json(updated)
+    lines = [f"{updated.slug}: IdP certificates (SHA-256):", *(f"  {f}" for f in data["idp_certificates"])]
+    lines += ["SP keys (SHA-256, newest first):", *(f"  {k['fingerprint']}" for k in data["sp_keys"])]
+    return "\n".join(lines)
+
+
+@connection.command("saml-cert-add")
+@click.argument("slug")
+@click.argument("certificate")
+@json_option
+@with_appcontext
+@handles_errors
+def saml_cert_add(slug: str, certificate: str, as_json: bool) -> None:
+    """Trust one more IdP signing CERTIFICATE (PEM file or text) on connection SLUG, e.g. during a rotation."""
+    found = _saml_connection(slug)
+    updated = _saml_service().add_idp_certificate(found.org_id, found.id, _read_cert(certificate), CLI_ACTOR)
+    emit(as_json, _rotation_json(updated), _rotation_human(updated))
+
+
+@connection.command("saml-cert-remove")
+@click.argument("slug")
+@click.argument("fingerprint")
+@json_option
+@with_appcontext
+@handles_errors
+def saml_cert_remove(slug: str, fingerprint: str, as_json: bool) -> None:
+    """Stop trusting the IdP certificate with this SHA-256 FINGERPRINT (never the last one)."""
+    found = _saml_connection(slug)
+    updated = _saml_service().remove_idp_certificate(found.org_id, found.id, fingerprint, CLI_ACTOR)
+    emit(as_json, _rotation_json(updated), _rotation_human(updated))
+
+
+@connection.command("saml-key-rotate")
+@click.argument("slug")
+@json_option
+@with_appcontext
+@handles_errors
+def saml_key_rotate(slug: str, as_json: bool) -> None:
+    """Add a new SP key pair in front; the older ones keep decrypting until retired."""
+    found = _saml_connection(slug)
+    updated = _saml_service().rotate_sp_key(found.org_id, found.id, CLI_ACTOR)
+    emit(as_json, _rotation_json(updated), _rotation_human(updated))
+
+
+@connection.command("saml-key-retire")
+@click.argument("slug")
+@click.argument("fingerprint")
+@json_option
+@with_appcontext
+@handles_errors
+def saml_key_retire(slug: str, fingerprint: str, as_json: bool) -> None:
+    """Remove the SP key pair whose certificate has this SHA-256 FINGERPRINT."""
+    found = _saml_connection(slug)
+    updated = _saml_service().retire_sp_key(found.org_id, found.id, fingerprint, CLI_ACTOR)
+    emit(as_json, _rotation_json(updated), _rotation_human(updated))

@@ -27,7 +27,7 @@ from gateway.storage.oidc_tables import map_oidc_entities
 def build_runtime(services: Services, settings: Settings, fetch: FetchJson = fetch_json) -> OidcRuntime:
     map_oidc_entities()
     box = SecretBox(settings.secret_key)
-    deps = (services.db, services.clock, services.orgs.tokens)
+    deps = services.deps
     allow_http = not settings.is_production
     connections = OidcConnectionService(
         *deps,

@@ -30,10 +30,7 @@ def init_outbox(app: Flask) -> None:
     sealer = Sealer(settings.secret_key)
     services.listeners.append(OutboxWriter(sealer, services.clock))
     services.webhooks = WebhookService(
-        services.db,
-        services.clock,
-        services.orgs.tokens,
-        services.listeners,
+        *services.deps,
         sealer=sealer,
         allow_private_targets=not settings.is_production,
     )

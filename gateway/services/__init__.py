@@ -11,6 +11,8 @@ from gateway.services.members import MemberService
 from gateway.services.mode import ModeService
 from gateway.services.orgs import OrgService
 from gateway.services.projects import ProjectService
+from gateway.services.provisioning import ProvisioningService
+from gateway.services.saml_connections import SamlConnectionService
 from gateway.services.sessions import SessionService
 from gateway.storage.db import Database
 
@@ -35,3 +37,5 @@ class Services:
         self.sessions = SessionService(*deps)
         self.connections = ConnectionService(*deps)
         self.audit = AuditService(*deps)
+        self.saml_connections = SamlConnectionService(*deps)
+        self.provisioning = ProvisioningService(*deps)

@@ -4,6 +4,7 @@ scoped to one organization, revocable, last use recorded."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from gateway.domain import model as m
 from gateway.domain.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
@@ -12,6 +13,7 @@ from gateway.services.base import ServiceBase, hash_token, new_id, same_hash
 ADMIN_KEY_PREFIX = "gwa"
 PROJECT_KEY_PREFIX = "gwp"
 SCIM_TOKEN_PREFIX = "scim"
+LAST_USE_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,12 @@ def _label(name: str | None, default: str) -> str:
 
 
 class CredentialService(ServiceBase):
+    def _touch(self, credential: m.ApiKey | m.ScimToken) -> None:
+        """Record last use at most once per ``LAST_USE_RESOLUTION``, so a busy IdP does not write on every call."""
+        now = self.now()
+        if credential.last_used_at is None or now - credential.last_used_at >= LAST_USE_RESOLUTION:
+            credential.last_used_at = now
+
     # -- API keys ------------------------------------------------------------------------------------------
     def create_admin_key(self, org_id: str, actor: m.Actor, name: str | None = None) -> IssuedKey:
         with self.db.transaction() as tx:
@@ -118,7 +126,7 @@ class CredentialService(ServiceBase):
                     and tx.project_membership(key.org_id, key.project_id, member.id) is None
                 ):
                     raise Unauthenticated("The API key's member no longer belongs to its project.")
-            key.last_used_at = self.now()
+            self._touch(key)
             return ApiPrincipal(key, org, member)
 
     # -- SCIM tokens ---------------------------------------------------------------------------------------
@@ -156,5 +164,5 @@ class CredentialService(ServiceBase):
             if record is None or not same_hash(token, record.token_hash) or record.revoked_at is not None:
                 raise Unauthenticated("The SCIM token is unknown or revoked.")
             org = self.found(tx.org(record.org_id), "organization")
-            record.last_used_at = self.now()
+            self._touch(record)
             return org, record

@@ -26,7 +26,7 @@ from gateway.domain import model as m
 from gateway.domain.errors import Conflict, DomainError, InvalidInput
 from gateway.domain.policy import normalize_email, slugify
 from gateway.presets import Preset, load_preset
-from gateway.services.base import Clock, ServiceBase, TokenFactory, hash_token, new_id
+from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, hash_token, new_id
 from gateway.storage.db import Database
 from gateway.storage.oidc_store import OidcStore
 from gateway.storage.oidc_tables import OidcLoginState
@@ -245,6 +245,7 @@ class OidcConnectionService(ServiceBase):
         db: Database,
         clock: Clock,
         tokens: TokenFactory,
+        listeners: list[Listener] | None = None,
         *,
         box: SecretBox,
         vendors: VendorRules,
@@ -252,7 +253,7 @@ class OidcConnectionService(ServiceBase):
         fetch: FetchJson = fetch_json,
         allow_http: bool = False,
     ) -> None:
-        super().__init__(db, clock, tokens)
+        super().__init__(db, clock, tokens, listeners)
         self.box = box
         self.vendors = vendors
         self.redirect_uri = redirect_uri
@@ -366,8 +367,16 @@ class StartedLogin:
 class OidcLoginService(ServiceBase):
     lifetime = LOGIN_STATE_LIFETIME
 
-    def __init__(self, db: Database, clock: Clock, tokens: TokenFactory, *, box: SecretBox) -> None:
-        super().__init__(db, clock, tokens)
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        tokens: TokenFactory,
+        listeners: list[Listener] | None = None,
+        *,
+        box: SecretBox,
+    ) -> None:
+        super().__init__(db, clock, tokens, listeners)
         self.box = box
 
     def begin(

@@ -100,7 +100,7 @@ def _claimed_role(attributes: dict[str, Any]) -> m.Role | None:
 class ProvisioningService(ServiceBase):
     # -- plumbing ------------------------------------------------------------------------------------------
     def _members(self, tx: Store) -> MemberService:
-        return MemberService(_InTransaction(tx), self.clock, self.tokens)  # type: ignore[arg-type]
+        return MemberService(_InTransaction(tx), self.clock, self.tokens, self.listeners)  # type: ignore[arg-type]
 
     def _open(self, tx: Store, org_id: str) -> tuple[m.Organization, ScimStore]:
         """Lock the organization (serializes membership changes and uniqueness checks) and apply rule 1."""

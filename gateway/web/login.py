@@ -151,7 +151,7 @@ def sign_in_with_platform_identity(email: str, provider: str, subject: str, next
     svc = services()
     actor = request_actor(m.ActorType.MEMBER, subject[:64], f"platform sign-in by {email}")
     try:
-        member = PlatformSignInService(svc.db, svc.clock, svc.orgs.tokens).sign_in(email, actor)
+        member = PlatformSignInService(*svc.deps).sign_in(email, actor)
     except DomainError as error:
         if error.code == "not_a_member":
             _, identity_token = svc.sessions.start_identity(email, True, provider, subject)

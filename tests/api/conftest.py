@@ -1,11 +1,13 @@
-"""Fixtures for the admin API tests: ``make_tenant`` and ``tenant`` (see ``api_helpers``)."""
+"""Fixtures for the admin API tests: ``make_tenant`` and ``tenant`` (see ``api_helpers``), and ``peer``, one
+loopback HTTP server per test session for IdP metadata, OIDC discovery and webhook deliveries (``api_peers``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from api_helpers import CLI, Tenant
+from api_peers import Peer, start_peer
 
 from gateway.domain import model as m
 from gateway.services import Services
@@ -27,3 +29,18 @@ def make_tenant(app_services: Services) -> Callable[..., Tenant]:
 @pytest.fixture
 def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
     return make_tenant()
+
+
+@pytest.fixture(scope="session")
+def loopback_peer() -> Iterator[Peer]:
+    peer, thread = start_peer()
+    yield peer
+    peer.server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def peer(loopback_peer: Peer) -> Peer:
+    loopback_peer.hook_status = 200
+    loopback_peer.hooks.clear()
+    return loopback_peer

@@ -119,3 +119,18 @@ def test_demo_seed_is_idempotent_and_issues_a_working_key(app: Flask, app_servic
     assert first["org"]["id"] == second["org"]["id"]
     assert app_services.members.list(first["org"]["id"], role=m.Role.ADMIN)[1] == 1
     assert app_services.credentials.authenticate_api_key(second["admin_api_key"]).org.id == first["org"]["id"]
+
+
+def test_scim_group_role_mappings_can_be_set_listed_and_removed(app: Flask, app_services: Services) -> None:
+    org = run_json(app, "org", "create", "--name", "Acme", "--mode", "sso")
+    run_json(app, "scim-group-role", "set", "acme", "Platform Admins", "admin")
+    assert run_json(app, "scim-group-role", "list", "acme") == [
+        {"group_name": "Platform Admins", "role": "admin"}
+    ]
+    assert [e.action for e in app_services.audit.list(org["id"], action="group_role_mapping.*")[0]] == [
+        "group_role_mapping.changed"
+    ]
+    run_json(app, "scim-group-role", "remove", "acme", "Platform Admins")
+    assert run_json(app, "scim-group-role", "list", "acme") == []
+    missing = run(app, "scim-group-role", "remove", "acme", "Platform Admins")
+    assert missing.exit_code == 1 and "No mapping" in missing.output

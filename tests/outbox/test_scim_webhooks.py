@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
@@ -44,12 +43,6 @@ class Scim:
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SCIM's ProvisioningService is built without Services.listeners (scim/views.py provisioning_service, "
-    "gateway/services/provisioning.py _members), so its changes never reach the outbox; remove this marker "
-    "once they pass core.listeners / self.listeners",
-)
 def test_a_scim_provisioning_run_is_delivered_signed_once_and_in_order(
     app: Flask, client: FlaskClient, app_services: Services, wall: Any, receiver: Receiver
 ) -> None:

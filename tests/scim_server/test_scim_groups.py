@@ -133,7 +133,7 @@ def test_adding_or_removing_one_member_costs_the_same_in_a_small_and_a_large_gro
 ) -> None:
     users = _users(acme, 3, "small")
     small = _group(acme, "Small", users[:1])
-    provisioning = ProvisioningService(app_services.db, app_services.clock, app_services.members.tokens)
+    provisioning = ProvisioningService(*app_services.deps)
     many = [
         app_services.members.provision(
             acme.org.id, f"bulk{i}@acme.example", m.Role.MEMBER, CLI, _profile(i)
@@ -170,7 +170,7 @@ def _add(ids: list[str]):  # type: ignore[no-untyped-def]
 def test_group_role_mapping_makes_admins_and_keeps_the_last_one(
     acme: ScimOrg, app_services: Services
 ) -> None:
-    provisioning = ProvisioningService(app_services.db, app_services.clock, app_services.members.tokens)
+    provisioning = ProvisioningService(*app_services.deps)
     a, b = _users(acme, 2)
     provisioning.map_group_to_role(acme.org.id, "Gateway Admins", m.Role.ADMIN, CLI)
     admins = _group(acme, "gateway admins", [a])

@@ -134,3 +134,18 @@ def test_a_refused_change_writes_nothing_but_the_refusal(services: Services, acm
     with pytest.raises(LastAdmin):
         services.members.remove(acme.id, acme.admin.id, acme.by_admin)
     assert services.audit.list(acme.id)[1] == before
+
+
+def test_credential_last_use_is_recorded_at_most_once_a_minute(
+    services: Services, clock: Clock, globex: Org
+) -> None:
+    issued = services.credentials.create_scim_token(globex.id, globex.by_admin)
+    services.credentials.authenticate_scim_token(issued.token)
+    first = services.credentials.scim_tokens(globex.id)[0].last_used_at
+    assert first == clock.now
+    clock.advance(seconds=30)
+    services.credentials.authenticate_scim_token(issued.token)
+    assert services.credentials.scim_tokens(globex.id)[0].last_used_at == first
+    clock.advance(seconds=31)
+    services.credentials.authenticate_scim_token(issued.token)
+    assert services.credentials.scim_tokens(globex.id)[0].last_used_at == clock.now

@@ -42,8 +42,7 @@ SIGN_INS_SHOWN = 20
 
 
 def saml_connections() -> SamlConnectionService:
-    svc = services()
-    return SamlConnectionService(svc.db, svc.clock, svc.connections.tokens, svc.listeners)
+    return services().saml_connections
 
 
 def oidc_connections() -> OidcConnectionService | None:

@@ -170,3 +170,35 @@ def test_idp_with_post_binding_gets_an_auto_submitted_form(
     assert answer.status_code == 200
     page = answer.get_data(as_text=True)
     assert 'name="SAMLRequest"' in page and f'action="{setup.idp.sso_url}"' in page
+
+
+def test_group_mapping_keeps_existing_members_roles_in_step_with_the_idp(
+    app: Flask, client: FlaskClient, acme: m.Organization, app_services: Services
+) -> None:
+    app_services.members.add_admin(acme.id, "owner@acme.test", CLI)
+    app_services.members.add_admin(acme.id, "ada@acme.test", CLI)
+    mapped = add_saml_connection(app, client, acme, name="mapped", admin_groups=("gateway-admins",))
+    assert (
+        mapped.sign_in(
+            client, "ada@acme.test", attributes={"email": ["ada@acme.test"], "groups": ["eng"]}
+        ).status_code
+        == 303
+    )
+    assert client.get("/me").get_json()["role"] == "member"
+    admins = {"email": ["ada@acme.test"], "groups": ["gateway-admins"]}
+    assert mapped.sign_in(client, "ada@acme.test", attributes=admins).status_code == 303
+    assert client.get("/me").get_json()["role"] == "admin"
+
+
+def test_without_group_mapping_an_existing_admin_keeps_the_role(
+    client: FlaskClient, okta: SamlSetup, app_services: Services
+) -> None:
+    app_services.members.add_admin(okta.org.id, "owner@acme.test", CLI)
+    app_services.members.add_admin(okta.org.id, "ada@acme.test", CLI)
+    assert (
+        okta.sign_in(
+            client, "ada@acme.test", attributes={"email": ["ada@acme.test"], "groups": ["eng"]}
+        ).status_code
+        == 303
+    )
+    assert client.get("/me").get_json()["role"] == "admin"

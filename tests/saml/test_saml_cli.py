@@ -9,11 +9,12 @@ from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 from saml_helpers import CLI
-from saml_idp import IDP_KEY, TestIdP, idp_metadata, post_acs, start_login
+from saml_idp import IDP_KEY, IDP_NEW_KEY, TestIdP, idp_metadata, post_acs, start_login
 
 from gateway.cli import _load_commands, cli
 from gateway.domain import model as m
 from gateway.services import Services
+from gateway.services.saml_connections import cert_fingerprint
 
 _load_commands()
 
@@ -77,3 +78,46 @@ def test_add_saml_errors_are_clear_and_write_nothing(
         assert result.exit_code == 1, args
         assert json.loads(result.output)["error"] == "invalid_input"
     assert app_services.connections.list(org.id) == []
+
+
+def test_certificate_and_key_rotation_commands(app: Flask, app_services: Services, tmp_path: Path) -> None:
+    app_services.orgs.create("Acme", m.MembershipMode.SSO, CLI)
+    metadata = tmp_path / "idp.xml"
+    metadata.write_bytes(idp_metadata("https://idp.acme.test/okta"))
+    assert run(app, "connection", "add-saml", "acme", "--metadata", str(metadata)).exit_code == 0
+
+    added = json.loads(
+        run(app, "connection", "saml-cert-add", "acme-generic", IDP_NEW_KEY.cert_file, "--json").output
+    )
+    assert added["idp_certificates"] == [
+        cert_fingerprint(IDP_KEY.cert_b64),
+        cert_fingerprint(IDP_NEW_KEY.cert_b64),
+    ]
+    removed = json.loads(
+        run(
+            app,
+            "connection",
+            "saml-cert-remove",
+            "acme-generic",
+            cert_fingerprint(IDP_KEY.cert_b64),
+            "--json",
+        ).output
+    )
+    assert removed["idp_certificates"] == [cert_fingerprint(IDP_NEW_KEY.cert_b64)]
+    last = run(
+        app,
+        "connection",
+        "saml-cert-remove",
+        "acme-generic",
+        cert_fingerprint(IDP_NEW_KEY.cert_b64),
+        "--json",
+    )
+    assert last.exit_code == 1 and json.loads(last.output)["error"] == "invalid_input"
+
+    rotated = json.loads(run(app, "connection", "saml-key-rotate", "acme-generic", "--json").output)
+    new_key, old_key = (k["fingerprint"] for k in rotated["sp_keys"])
+    retired = json.loads(run(app, "connection", "saml-key-retire", "acme-generic", old_key, "--json").output)
+    assert [k["fingerprint"] for k in retired["sp_keys"]] == [new_key]
+
+    unknown = run(app, "connection", "saml-key-rotate", "nope", "--json")
+    assert unknown.exit_code == 1 and json.loads(unknown.output)["error"] == "not_found"
