@@ -90,5 +90,9 @@ class FeatureDisabled(DomainError):
     code = "feature_disabled"
 
 
+class InsufficientCredits(DomainError):
+    code = "insufficient_credits"
+
+
 class Unauthenticated(DomainError):
     code = "unauthenticated"

@@ -66,6 +66,11 @@ class ResourceKind(enum.StrEnum):
     FILE = "file"
 
 
+class CreditKind(enum.StrEnum):
+    PURCHASE = "purchase"
+    USAGE = "usage"
+
+
 class ActorType(enum.StrEnum):
     ADMIN = "admin"
     MEMBER = "member"
@@ -168,6 +173,23 @@ class Resource:
     name: str
     created_by: str
     created_at: datetime
+
+
+@dataclass(eq=False)
+class CreditEntry:
+    """One line of the organization's single credit ledger (rule 9): a purchase adds credits, usage spends them.
+
+    ``member_id`` and ``project_id`` say who bought or spent and where, so usage rolls up by project and member;
+    the balance and the bill are the organization's, never a member's."""
+
+    id: str
+    org_id: str
+    kind: CreditKind
+    credits: int
+    member_id: str
+    created_at: datetime
+    project_id: str | None = None
+    description: str = ""
 
 
 @dataclass(eq=False)

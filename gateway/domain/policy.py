@@ -12,6 +12,7 @@ from datetime import datetime
 from gateway.domain.errors import (
     Deprovisioned,
     EmailBlocked,
+    InsufficientCredits,
     InvalidInput,
     InvitationEmailMismatch,
     InvitationExpired,
@@ -238,3 +239,25 @@ def mode_from_value(value: str) -> MembershipMode:
         raise InvalidInput(
             f"Unknown membership mode {value!r}; use 'sso' or 'invitation'.", field="mode"
         ) from None
+
+
+MAX_CREDITS_PER_ENTRY = 10_000_000
+
+
+def check_credit_amount(credits: int) -> int:
+    """Rule 9: credits move in positive whole amounts, bounded so a typo cannot mint a fortune."""
+    if isinstance(credits, bool) or not isinstance(credits, int) or not 0 < credits <= MAX_CREDITS_PER_ENTRY:
+        raise InvalidInput(
+            f"Credits must be a whole number from 1 to {MAX_CREDITS_PER_ENTRY:,}.", field="credits"
+        )
+    return credits
+
+
+def check_can_spend(balance: int, credits: int) -> None:
+    """Usage is drawn from the organization's one balance; it never goes below zero."""
+    if credits > balance:
+        raise InsufficientCredits(
+            f"The organization has {balance} credit(s); this usage needs {credits}. Any member can buy more.",
+            balance=balance,
+            needed=credits,
+        )

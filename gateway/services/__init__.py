@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.services.audit import AuditService
 from gateway.services.base import Clock, Listener, TokenFactory, utcnow
+from gateway.services.billing import BillingService
 from gateway.services.connections import ConnectionService
 from gateway.services.credentials import CredentialService
 from gateway.services.invitations import InvitationService
@@ -37,5 +38,6 @@ class Services:
         self.sessions = SessionService(*deps)
         self.connections = ConnectionService(*deps)
         self.audit = AuditService(*deps)
+        self.billing = BillingService(*deps)
         self.saml_connections = SamlConnectionService(*deps)
         self.provisioning = ProvisioningService(*deps)

@@ -343,6 +343,56 @@ class Store:
         )
         return int(result.rowcount or 0)
 
+    # -- billing -------------------------------------------------------------------------------------------
+    def credit_totals(
+        self, org_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> dict:
+        """Credits purchased and used by the organization, optionally within ``[since, until)``."""
+        stmt = sa.select(m.CreditEntry.kind, sa.func.coalesce(sa.func.sum(m.CreditEntry.credits), 0)).where(
+            m.CreditEntry.org_id == org_id
+        )
+        stmt = _within(stmt, since, until).group_by(m.CreditEntry.kind)
+        totals = {kind: 0 for kind in m.CreditKind}
+        for kind, total in self.session.execute(stmt):
+            totals[m.CreditKind(kind)] = int(total)
+        return totals
+
+    def usage_by_project(
+        self, org_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[tuple[str | None, str | None, int]]:
+        stmt = (
+            sa.select(m.CreditEntry.project_id, m.Project.name, sa.func.sum(m.CreditEntry.credits))
+            .outerjoin(m.Project, m.Project.id == m.CreditEntry.project_id)
+            .where(m.CreditEntry.org_id == org_id, m.CreditEntry.kind == m.CreditKind.USAGE)
+        )
+        stmt = _within(stmt, since, until).group_by(m.CreditEntry.project_id, m.Project.name)
+        return sorted(
+            ((p, n, int(c)) for p, n, c in self.session.execute(stmt)), key=lambda r: (-r[2], r[1] or "")
+        )
+
+    def usage_by_member(
+        self, org_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[tuple[str, str, int]]:
+        stmt = (
+            sa.select(m.CreditEntry.member_id, m.Member.email, sa.func.sum(m.CreditEntry.credits))
+            .join(m.Member, m.Member.id == m.CreditEntry.member_id)
+            .where(m.CreditEntry.org_id == org_id, m.CreditEntry.kind == m.CreditKind.USAGE)
+        )
+        stmt = _within(stmt, since, until).group_by(m.CreditEntry.member_id, m.Member.email)
+        return sorted(((i, e, int(c)) for i, e, c in self.session.execute(stmt)), key=lambda r: (-r[2], r[1]))
+
+    def credit_entries(
+        self,
+        org_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[m.CreditEntry], int]:
+        stmt = _within(sa.select(m.CreditEntry).where(m.CreditEntry.org_id == org_id), since, until)
+        return self._page(stmt.order_by(m.CreditEntry.created_at.desc(), m.CreditEntry.id), offset, limit)
+
     # -- audit ---------------------------------------------------------------------------------------------
     def audit_events(
         self,
@@ -372,3 +422,11 @@ class Store:
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _within(stmt: sa.Select, since: datetime | None, until: datetime | None) -> sa.Select:
+    if since is not None:
+        stmt = stmt.where(m.CreditEntry.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(m.CreditEntry.created_at < until)
+    return stmt

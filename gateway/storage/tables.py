@@ -181,6 +181,21 @@ resources = sa.Table(
     sa.Index("ix_resources_project", "org_id", "project_id"),
 )
 
+credit_entries = sa.Table(
+    "credit_entries",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("kind", _enum(m.CreditKind), nullable=False),
+    sa.Column("credits", sa.BigInteger, nullable=False),
+    sa.Column("member_id", sa.String(36), sa.ForeignKey("members.id"), nullable=False),
+    sa.Column("project_id", sa.String(36), sa.ForeignKey("projects.id", ondelete="SET NULL")),
+    sa.Column("description", sa.String(200), nullable=False, default=""),
+    sa.Column("created_at", TS, nullable=False),
+    sa.CheckConstraint("credits > 0", name="positive_credits"),
+    sa.Index("ix_credit_entries_org_at", "org_id", "created_at"),
+)
+
 api_keys = sa.Table(
     "api_keys",
     metadata,
@@ -297,6 +312,7 @@ _MAPPINGS = [
     (m.Project, projects),
     (m.ProjectMembership, project_memberships),
     (m.Resource, resources),
+    (m.CreditEntry, credit_entries),
     (m.ApiKey, api_keys),
     (m.ScimToken, scim_tokens),
     (m.SsoConnection, sso_connections),
