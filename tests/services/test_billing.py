@@ -115,8 +115,8 @@ def test_organizations_never_share_credits(
 
 
 def test_concurrent_usage_never_overdraws(
-    services: Services, db_url: str, clock: Clock, acme: Org, team
-) -> None:  # type: ignore[no-untyped-def]
+    services: Services, db_url: str, clock: Clock, acme: Org, team: tuple[m.Member, m.Member]
+) -> None:
     """Two spends racing for the last credits: the org lock serializes the balance check and the write."""
     ada, bob = team
     services.billing.purchase(acme.id, ada.id, 10, CLI)
