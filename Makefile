@@ -14,11 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: the gateway on SQLite (instance/gateway.db) with a demo organization, on http://127.0.0.1:8000
+## make run: the gateway on SQLite (instance/gateway.db) on http://127.0.0.1:8000, with two demo organizations
+## that sign in through the built-in demo identity provider (/demo-idp), and the outbox worker that delivers
+## invitation emails to the development mailbox (`.venv/bin/gateway mailbox`).
+run: export GATEWAY_DEMO_IDP = 1
 run: $(STAMP)
 	$(BIN)/gateway db upgrade
 	$(BIN)/gateway demo seed
-	$(BIN)/gateway serve
+	eval "$$($(BIN)/gateway demo env)" && { $(BIN)/gateway worker & trap 'kill $$! 2>/dev/null' EXIT INT TERM; $(BIN)/gateway serve; }
 
 ## make test: lint, then the whole suite on SQLite and PostgreSQL
 test: $(STAMP) system-deps

@@ -8,10 +8,20 @@ from typing import Any
 
 from flask import Flask
 
+from gateway.api import init_api
+from gateway.console import init_console
+from gateway.demo_idp import init_demo_idp
 from gateway.observability import configure_logging, init_observability
+from gateway.oidc import init_oidc
+from gateway.outbox import init_outbox
 from gateway.services import Clock, Services, TokenFactory, utcnow
 from gateway.settings import Settings, load_settings
 from gateway.storage.db import Database
+from gateway.web.account import bp as account_bp
+from gateway.web.health import bp as health_bp
+from gateway.web.login import bp as login_bp
+from saml import init_saml
+from scim import init_scim
 
 
 def create_app(
@@ -42,27 +52,20 @@ def create_app(
 
     init_observability(app)
 
-    from gateway.api import init_api
-    from gateway.outbox import init_outbox
-    from gateway.web.account import bp as account_bp
-    from gateway.web.health import bp as health_bp
+    register_adapters(app)
+    return app
 
+
+def register_adapters(app: Flask) -> None:
+    """Every protocol adapter, each mapping its own errors. The outbox listener goes first so that every
+    service's changes reach it."""
+    init_outbox(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(account_bp)
-    init_outbox(app)
-    init_api(app)
-    from scim import init_scim
-
-    init_scim(app)
-    from gateway.console import init_console
-
-    init_console(app)
-    from gateway.oidc import init_oidc
-    from gateway.web.login import bp as login_bp
-
     app.register_blueprint(login_bp)
-    init_oidc(app)
-    from saml import init_saml
-
+    init_api(app)
+    init_scim(app)
     init_saml(app)
-    return app
+    init_oidc(app)
+    init_demo_idp(app)
+    init_console(app)

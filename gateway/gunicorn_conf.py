@@ -1,4 +1,5 @@
-"""gunicorn settings for ``gateway serve``; the command line supplies bind and workers."""
+"""gunicorn settings for ``gateway serve``; the command line supplies bind and workers. Threads let a
+worker call the gateway itself (the demo IdP's token endpoint during a demo sign-in) without deadlock."""
 
 accesslog = None
 errorlog = "-"
@@ -9,3 +10,4 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 forwarded_allow_ips = "127.0.0.1"
+threads = 4

@@ -1,4 +1,5 @@
-"""Reading a request: a JSON object body or query parameters, validated by a marshmallow schema.
+"""Reading a request: a JSON object body or query parameters, validated by a marshmallow schema (and, where an
+endpoint takes a document such as SAML metadata, that document as the raw body with the options in the query).
 
 Nothing is written before the whole input validated: malformed JSON or a body that is not an object is a 400,
 a wrong content type a 415, and a schema failure a 422 (body) or 400 (query) problem listing every field.
@@ -15,6 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 from gateway.api.errors import ApiProblem
 
 JSON_TYPES = ("application/json",)
+XML_TYPES = ("application/samlmetadata+xml", "application/xml", "text/xml")
 
 
 def _is_json(mimetype: str) -> bool:
@@ -48,17 +50,36 @@ def load_body(schema: Schema) -> dict[str, Any]:
         raise _invalid(422, "The request body is invalid.", error) from None
 
 
-def load_query(schema: Schema, *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``lists`` names parameters that take several values, repeated (``?type=a&type=b``) or comma-separated
-    (``?type=a,b``); they load as lists of strings."""
+def load_document_or_body(schema: Schema, field: str, *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An XML body (``XML_TYPES``) becomes ``field`` and the query string supplies the other fields, validated
+    as a body (422, unknown parameters refused); any other request is read by ``load_body``."""
+    if request.mimetype not in XML_TYPES:
+        return load_body(schema)
+    try:
+        document = request.get_data(cache=True).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiProblem(400, "bad_request", "The XML document must be encoded in UTF-8.") from None
+    try:
+        return schema.load({**_query_args(lists), field: document})
+    except ValidationError as error:
+        raise _invalid(422, "The request is invalid.", error) from None
+
+
+def _query_args(lists: tuple[str, ...]) -> dict[str, Any]:
     args: dict[str, Any] = request.args.to_dict()
     for name in lists:
         if name in request.args:
             args[name] = [
                 v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()
             ]
+    return args
+
+
+def load_query(schema: Schema, *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``lists`` names parameters that take several values, repeated (``?type=a&type=b``) or comma-separated
+    (``?type=a,b``); they load as lists of strings."""
     try:
-        return schema.load(args, unknown=EXCLUDE)
+        return schema.load(_query_args(lists), unknown=EXCLUDE)
     except ValidationError as error:
         raise _invalid(400, "A query parameter is invalid.", error) from None
 

@@ -176,8 +176,9 @@ def _instructions(data: dict, cfg: Settings, path: Path) -> str:
         f"    or {' / '.join(DEMO_MEMBERS)} (Members).",
         f"  - Invitation mode (Invite Demo, {INVITE_DOMAIN}): type {INVITE_ADMIN} (Admin), open "
         f"{cfg.url('/admin/invitations')}, invite {INVITE_SUGGESTED},",
-        "    then open the accept link (shown once, also in `gateway mailbox`) in a private window and sign in",
-        f"    as {INVITE_SUGGESTED}.",
+        "    then open the accept link in a private window and sign in as the invited address. The link is",
+        "    shown once on that page, and emailed to the development mailbox: `gateway worker --once`, then",
+        "    `gateway mailbox`.",
         f"Admin API key of Demo Company (also in {path}):",
         f"  {data['admin_api_key']}",
         f"Try: curl -H 'Authorization: Bearer {data['admin_api_key']}' {cfg.public_url}/api/v1/org",

@@ -112,6 +112,53 @@ def test_metadata_from_a_url_and_idp_typed_in_by_hand(
     assert client.get(f"{API}/connections", headers=tenant.auth).get_json()["total"] == 2
 
 
+def test_metadata_can_be_posted_as_the_xml_body_with_options_in_the_query(
+    client: FlaskClient, app_services: Services, tenant: Tenant
+) -> None:
+    xml = {"data": _metadata("okta-2026").encode(), "headers": tenant.auth}
+    created = client.post(
+        f"{API}/connections/saml?preset=okta&domains=acme.com,acme.org&allow_idp_initiated=true",
+        content_type="application/samlmetadata+xml",
+        **xml,
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)
+    body = created.get_json()
+    assert body["preset"] == "okta" and body["allow_idp_initiated"] is True
+    assert body["idp"]["entity_id"] == OKTA_ENTITY
+    assert sorted(d.domain for d in app_services.orgs.get(tenant.org_id).domains) == ["acme.com", "acme.org"]
+
+    moved = idp_metadata("http://www.okta.com/moved", OKTA_SSO, idp_cert("okta-2027", days=730))
+    url = f"{API}/connections/{body['id']}/idp"
+    replaced = client.put(url, data=moved, content_type="text/xml", headers=tenant.auth)
+    assert (
+        replaced.status_code == 200 and replaced.get_json()["idp"]["entity_id"] == "http://www.okta.com/moved"
+    )
+
+    unknown = client.post(f"{API}/connections/saml?colour=red", content_type="application/xml", **xml)
+    assert "colour" in problem(unknown, 422, "validation-failed")["errors"]
+    mixed = client.post(
+        f"{API}/connections/saml?metadata_url=https://idp.test/m", content_type="text/xml", **xml
+    )
+    problem(mixed, 422, "validation-failed")
+    latin1 = client.put(
+        url,
+        data="<md:EntityDescriptor entityID='caf\xe9'/>".encode("latin-1"),
+        content_type="text/xml",
+        headers=tenant.auth,
+    )
+    problem(latin1, 400, "bad-request")
+    problem(
+        client.put(url, data=moved, content_type="text/plain", headers=tenant.auth),
+        415,
+        "unsupported-media-type",
+    )
+    assert client.get(f"{API}/connections", headers=tenant.auth).get_json()["total"] == 1
+    assert (
+        client.get(f"{API}/connections/{body['id']}", headers=tenant.auth).get_json()["idp"]["entity_id"]
+        == "http://www.okta.com/moved"
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -314,6 +361,12 @@ def test_certificate_endpoints_refuse_an_oidc_connection(
         headers=tenant.auth,
     )
     assert "not a SAML connection" in problem(response, 422, "invalid-input")["detail"]
+    patched = client.patch(
+        f"{API}/connections/{oidc.id}", json={"allow_idp_initiated": True}, headers=tenant.auth
+    )
+    problem(patched, 422, "invalid-input")
+    problem(client.post(f"{API}/connections/{oidc.id}/sp-keys", headers=tenant.auth), 422, "invalid-input")
+    assert app_services.connections.list(tenant.org_id)[0].config == {}
 
 
 def test_members_cannot_see_or_set_up_connections(

@@ -5,11 +5,13 @@ token exchange, JWKS), so the server is threaded.
 
 1. SSO mode: /login with admin@demo.example -> the demo IdP -> pick yourself -> signed in -> /admin overview.
 2. Invitation mode: the Admin of invite-demo signs in with the platform login provider (the demo IdP), sends
-   an invitation, and the invited person accepts it from the shown-once link by signing in as that email.
+   an invitation (its link shown once in the console, and emailed to the development mailbox by the outbox
+   worker), and the invited person accepts it from the email by signing in as the invited address.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -138,6 +140,16 @@ def _pick_at_demo_idp(page: Page, demo: DemoGateway, email: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def _link_from_the_dev_mailbox(demo: DemoGateway, email: str) -> str:
+    """What the invited person finds in their email: the outbox worker delivers to the development mailbox."""
+    _cli(demo.app, "worker", "--once")
+    messages = [mail for mail in json.loads(_cli(demo.app, "mailbox", "--json")) if email in mail["to"]]
+    assert len(messages) == 1, messages
+    found = re.search(rf"{re.escape(demo.url)}/invitations/accept\?token=[\w-]+", messages[0]["text"])
+    assert found, messages[0]["text"]
+    return found.group(0)
+
+
 def _me(page: Page, demo: DemoGateway) -> dict:
     response = page.request.get(f"{demo.url}/me")
     assert response.status == 200, response.text()
@@ -175,9 +187,11 @@ def test_an_invitation_is_accepted_through_the_platform_login(
     page.get_by_role("button", name="Send invitations").click()
     link = page.locator("input.accept-link")
     expect(link).to_have_count(1)
-    accept_url = link.input_value()
-    assert accept_url.startswith(f"{demo.url}/invitations/accept?token=inv_")
+    shown_once = link.input_value()
+    assert shown_once.startswith(f"{demo.url}/invitations/accept?token=inv_")
     admin_context.close()
+    accept_url = _link_from_the_dev_mailbox(demo, "jo.newhire@invite.example")
+    assert accept_url == shown_once
 
     invited_context = _context(browser, errors)
     page = invited_context.new_page()

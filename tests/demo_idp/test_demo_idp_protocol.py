@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -284,3 +286,17 @@ def test_userinfo_answers_for_the_access_token_and_only_for_it(rp: Client, clock
     clock.advance(minutes=11)
     expired = rp.http.get("/demo-idp/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"})
     assert expired.status_code == 401
+
+
+def test_of_two_concurrent_exchanges_of_one_code_exactly_one_succeeds(idp_app, rp: Client) -> None:  # type: ignore[no-untyped-def]
+    code = rp.code()
+    start = threading.Barrier(2)
+
+    def exchange() -> int:
+        racer = Client(idp_app.test_client(), verifier=rp.verifier)
+        start.wait(timeout=10)
+        return racer.exchange(code).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(lambda _: exchange(), range(2)))
+    assert statuses == [200, 400]

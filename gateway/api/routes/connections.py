@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from gateway.api import representations as out
 from gateway.api.auth import Access, access, principal
 from gateway.api.blueprint import bp
-from gateway.api.inputs import load_body, load_query
+from gateway.api.inputs import load_body, load_document_or_body, load_query
 from gateway.api.paging import PageQuery, Paging
 from gateway.api.schemas import (
     CertificateBody,
@@ -100,9 +100,10 @@ def disable_connection(connection_id: str) -> ResponseReturnValue:
 @bp.post("/connections/saml")
 @access(Access.ADMIN)
 def create_saml_connection() -> ResponseReturnValue:
-    """Metadata is parsed (and a metadata URL fetched) before anything is written; the connection and its
-    verified domains are then stored in one transaction."""
-    body = load_body(SamlConnectionBody())
+    """A JSON body, or the metadata itself as an XML body with the other fields in the query string. Metadata
+    is parsed (and a metadata URL fetched) before anything is written; the connection and its verified domains
+    are then stored in one transaction."""
+    body = load_document_or_body(SamlConnectionBody(), "metadata_xml", lists=("domains", "admin_groups"))
     preset = load_preset(body.get("preset"))
     idp = _idp(body)
     caller = principal()
@@ -144,9 +145,9 @@ def patch_saml_connection(connection_id: str) -> ResponseReturnValue:
 @bp.put("/connections/<connection_id>/idp")
 @access(Access.ADMIN)
 def replace_saml_idp(connection_id: str) -> ResponseReturnValue:
-    """Re-import the IdP's metadata (or type its settings again): entity ID, URLs and certificates are
-    replaced together."""
-    body = load_body(SamlIdpBody())
+    """Re-import the IdP's metadata (JSON, or the XML itself as the body), or type its settings again: entity
+    ID, URLs and certificates are replaced together."""
+    body = load_document_or_body(SamlIdpBody(), "metadata_xml")
     idp = _idp(body)
     caller = principal()
     return jsonify(_detail(_saml().update_idp(caller.org.id, connection_id, idp, caller.actor())))
