@@ -26,6 +26,7 @@ ADAPTERS = {
     "api": "gateway.api",
     "cli": "gateway.cli",
     "console": "gateway.console",
+    "demo_idp": "gateway.demo_idp",
 }
 # What only the outer ring may import: adapters and the Flask wiring.
 OUTER = {*ADAPTERS.values(), "gateway.web", "gateway.app", "gateway.wiring", "gateway.wsgi"}

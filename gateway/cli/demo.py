@@ -23,10 +23,10 @@ from flask.cli import with_appcontext
 
 from gateway.cli import cli
 from gateway.cli.output import emit, handles_errors, json_option
-from gateway.demo_idp import directory
 from gateway.domain import model as m
 from gateway.presets import load_preset
 from gateway.services import Services
+from gateway.services import demo_directory as directory
 from gateway.services.members import Profile
 from gateway.services.oidc_connections import ProviderMetadata, SecretBox
 from gateway.settings import Settings

@@ -25,7 +25,10 @@ from urllib.parse import urlsplit
 
 from joserfc import jwt
 
-from gateway.demo_idp.directory import (
+from gateway.demo_idp.keys import SigningKey
+from gateway.domain.errors import Conflict
+from gateway.services.base import Clock, TokenFactory
+from gateway.services.demo_directory import (
     DOMAINS,
     DemoPerson,
     client_secret,
@@ -35,9 +38,6 @@ from gateway.demo_idp.directory import (
     person_for,
     subject_for,
 )
-from gateway.demo_idp.keys import SigningKey
-from gateway.domain.errors import Conflict
-from gateway.services.base import Clock, TokenFactory
 from gateway.services.oidc_connections import OidcRefused, SecretBox
 from gateway.storage.db import Database
 from gateway.storage.demo_idp_tables import DemoIdpStore

@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
-from gateway.demo_idp.directory import DOMAINS, PATH, PEOPLE
 from gateway.demo_idp.provider import AuthorizationRequest, DemoProvider, OAuthError, TokenRequest
+from gateway.services.demo_directory import DOMAINS, PATH, PEOPLE
 
 bp = Blueprint("demo_idp", __name__, url_prefix=PATH, template_folder="templates")
 log = logging.getLogger(__name__)

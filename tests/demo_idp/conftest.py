@@ -18,7 +18,7 @@ from werkzeug.test import TestResponse
 
 from gateway.app import create_app
 from gateway.demo_idp import init_demo_idp
-from gateway.demo_idp.directory import client_secret
+from gateway.services.demo_directory import client_secret
 from gateway.settings import load_settings
 
 PUBLIC_URL = "http://gateway.test"

@@ -11,10 +11,10 @@ from click.testing import Result
 from flask import Flask
 
 from gateway.cli import _load_commands, cli
-from gateway.demo_idp.directory import client_secret
 from gateway.domain import model as m
 from gateway.oidc.platform import load_platform_login
 from gateway.services import Services
+from gateway.services.demo_directory import client_secret
 
 from .conftest import PUBLIC_URL, SECRET_KEY
 
