@@ -47,6 +47,7 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.MemberInactive: 409,
     e.EmailBlocked: 403,
     e.Deprovisioned: 403,
+    e.InsufficientCredits: 409,
     OidcRefused: 422,
     SamlRefused: 422,
 }
@@ -61,6 +62,7 @@ DOMAIN_TITLES: dict[str, str] = {
     "mode_forbids": "Not allowed in this membership mode",
     "mode_switch_refused": "Membership mode switch refused",
     "last_admin": "Last Admin",
+    "insufficient_credits": "Not enough credits",
     "email_taken": "Email already in use",
     "account_in_other_organization": "Account belongs to another organization",
     "invitation_invalid": "Invitation no longer valid",

@@ -16,6 +16,7 @@ from marshmallow import Schema, fields
 
 from gateway.domain import model as m
 from gateway.domain.policy import ModeSwitchPlan
+from gateway.services.billing import Bill
 from gateway.services.members import AccessRevoked, MemberView
 from gateway.services.orgs import OrgView
 from gateway.services.saml_connections import BINDING_POST, SamlConfig, cert_fingerprint
@@ -83,6 +84,16 @@ class ResourceOut(Schema):
     kind = _enum(m.ResourceKind)
     name = fields.Str()
     created_by = fields.Str()
+    created_at = fields.DateTime()
+
+
+class CreditEntryOut(Schema):
+    id = fields.Str()
+    kind = _enum(m.CreditKind)
+    credits = fields.Int()
+    member_id = fields.Str()
+    project_id = fields.Str(allow_none=True)
+    description = fields.Str()
     created_at = fields.DateTime()
 
 
@@ -385,3 +396,24 @@ def delivery(value: OutboxMessage) -> dict[str, Any]:
 
 def delivery_log(value: OutboxMessage, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
     return {**delivery(value), "attempt_log": AttemptOut(many=True).dump(attempts)}
+
+
+def credit_entry(value: m.CreditEntry) -> dict[str, Any]:
+    return CreditEntryOut().dump(value)
+
+
+def bill(value: Bill) -> dict[str, Any]:
+    return {
+        "balance": value.balance,
+        "purchased": value.purchased,
+        "used": value.used,
+        "since": value.since.isoformat() if value.since else None,
+        "until": value.until.isoformat() if value.until else None,
+        "by_project": [
+            {"project_id": u.project_id, "project_name": u.project_name, "credits": u.credits}
+            for u in value.by_project
+        ],
+        "by_member": [
+            {"member_id": u.member_id, "email": u.email, "credits": u.credits} for u in value.by_member
+        ],
+    }

@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from gateway.api.paging import PageQuery
 from gateway.domain import model as m
+from gateway.domain.policy import MAX_CREDITS_PER_ENTRY
 from gateway.outbox.events import EVENT_TYPES
 from gateway.services.saml_connections import METADATA_MAX_BYTES
 from gateway.services.webhooks import MAX_EVENTS_PAGE
@@ -87,6 +88,25 @@ class ResourceBody(Schema):
     kind = _enum(m.ResourceKind, required=True)
     name = fields.Str(required=True, validate=_NAME)
     created_by = fields.Str(validate=_ID)
+
+
+class CreditsBody(Schema):
+    """Credits bought or used. ``member_id`` names the member when the caller is an admin API key (no member)."""
+
+    credits = fields.Int(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_CREDITS_PER_ENTRY)
+    )
+    description = fields.Str(load_default="", validate=validate.Length(max=200))
+    member_id = fields.Str(validate=_ID)
+
+
+class BillingQuery(Schema):
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+
+
+class CreditEntryQuery(BillingQuery, PageQuery):
+    pass
 
 
 class ResourceQuery(PageQuery):

@@ -159,4 +159,7 @@ def test_every_route_declares_its_access_and_only_accept_is_public(app: Flask) -
     assert [path for path, level in levels if level is None] == []
     assert [path for path, level in levels if level is Access.PUBLIC] == [f"{API}/invitations/accept"]
     project_key_paths = {path for path, level in levels if level is Access.PROJECT}
-    assert project_key_paths == {f"{API}/projects/<project_id>/resources"}
+    assert project_key_paths == {
+        f"{API}/projects/<project_id>/resources",
+        f"{API}/projects/<project_id>/usage",
+    }

@@ -2,6 +2,7 @@
 
 from gateway.api.routes import (
     audit,
+    billing,
     connections,
     credentials,
     invitations,
@@ -11,4 +12,14 @@ from gateway.api.routes import (
     webhooks,
 )
 
-__all__ = ["audit", "connections", "credentials", "invitations", "members", "org", "projects", "webhooks"]
+__all__ = [
+    "audit",
+    "billing",
+    "connections",
+    "credentials",
+    "invitations",
+    "members",
+    "org",
+    "projects",
+    "webhooks",
+]
