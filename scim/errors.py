@@ -43,6 +43,7 @@ _MAPPING: list[tuple[type[Exception], int, str | None]] = [
     (e.Conflict, 409, "uniqueness"),
     (e.LastAdmin, 409, None),
     (e.ModeForbids, 403, None),
+    (e.EmailBlocked, 403, None),
     (e.Unauthenticated, 401, None),
     (e.Forbidden, 403, None),
     (e.NotFound, 404, None),

@@ -10,6 +10,7 @@ from gateway.domain.errors import (
     AccountInOtherOrganization,
     Conflict,
     DomainError,
+    EmailBlocked,
     EmailTaken,
     MemberInactive,
 )
@@ -162,6 +163,11 @@ class MemberService(ServiceBase):
                 member.version += 1
                 self.audit(tx, org.id, actor, "member.linked", member, email=email, via="scim")
                 return member
+            if tx.is_blocked(org.id, email):
+                raise EmailBlocked(
+                    "An Admin of this organization blocked this email address, so it cannot be provisioned. "
+                    "Unassign the person in the identity provider, or ask an Admin to unblock the address."
+                )
             return self.join(tx, org, email, role, m.JoinPath.SCIM, actor, profile)
 
     def sso_sign_in(

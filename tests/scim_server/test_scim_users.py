@@ -239,3 +239,12 @@ def test_etags_guard_updates(acme: ScimOrg) -> None:
     assert_scim_error(acme.scim.put(path, new_user("ann@acme.example"), headers={"If-Match": version}), 412)
     assert_scim_error(acme.scim.delete(path, headers={"If-Match": version}), 412)
     assert acme.scim.delete(path, headers={"If-Match": ok.headers["ETag"]}).status_code == 204
+
+
+def test_a_blocked_email_cannot_be_provisioned(acme: ScimOrg, app_services: Services) -> None:
+    """Rule 6: an Admin's block keeps the person out whichever way the IdP tries, SCIM push included."""
+    app_services.members.block_email(acme.org.id, "mallory@acme.example", CLI)
+    before = app_services.members.list(acme.org.id)[1]
+    error = assert_scim_error(acme.scim.post("/Users", new_user("mallory@acme.example")), 403, None)
+    assert "blocked this email address" in error["detail"]
+    assert app_services.members.list(acme.org.id)[1] == before

@@ -92,3 +92,10 @@ def test_a_suspended_member_cannot_sign_in(services: Services, globex: Org) -> N
         services.members.sso_sign_in(globex.id, "ada@globex.test", IDP)
     assert services.members.get(globex.id, member.id).member.status is m.MemberStatus.SUSPENDED
     assert refusals(services, globex) == ["member_inactive"]
+
+
+def test_a_blocked_email_is_not_provisioned_over_scim(services: Services, globex: Org) -> None:
+    services.members.block_email(globex.id, "eve@globex.test", globex.by_admin)
+    with pytest.raises(EmailBlocked):
+        services.members.provision(globex.id, "Eve@globex.test", m.Role.MEMBER, IDP, Profile())
+    assert services.members.list(globex.id)[1] == 1
