@@ -20,7 +20,6 @@ from gateway.services.saml_connections import (
     SamlConfig,
     SamlConnectionService,
     cert_fingerprint,
-    load_metadata,
     parse_idp_metadata,
 )
 from gateway.wiring import services, settings
@@ -48,7 +47,7 @@ def _descriptor(
             raise InvalidInput(
                 "Give either --metadata or --entity-id/--sso-url/--cert, not both.", field="metadata"
             )
-        return parse_idp_metadata(load_metadata(metadata), entity_id=entity_id)
+        return parse_idp_metadata(_saml_service().load_metadata(metadata), entity_id=entity_id)
     if not (entity_id and sso_url and certs):
         raise InvalidInput(
             "Give --metadata FILE_OR_URL, or all of --entity-id, --sso-url and --cert.", field="metadata"

@@ -18,8 +18,10 @@ from gateway.services.oidc_connections import (
     OidcConnectionService,
     OidcLoginService,
     SecretBox,
+    checked_fetch,
     fetch_json,
 )
+from gateway.services.outbound import OutboundPolicy
 from gateway.settings import Settings
 from gateway.storage.oidc_tables import map_oidc_entities
 
@@ -28,21 +30,23 @@ def build_runtime(services: Services, settings: Settings, fetch: FetchJson = fet
     map_oidc_entities()
     box = SecretBox(settings.secret_key)
     deps = services.deps
-    allow_http = not settings.is_production
+    # Outside development every provider URL the gateway calls must be https on a public address.
+    outbound = OutboundPolicy(allow_private=not settings.is_production)
     connections = OidcConnectionService(
         *deps,
         box=box,
         vendors=PresetVendorRules(),
         redirect_uri=lambda slug: settings.url(f"/oidc/{slug}/callback"),
         fetch=fetch,
-        allow_http=allow_http,
+        outbound=outbound,
     )
     return OidcRuntime(
         connections=connections,
         logins=OidcLoginService(*deps, box=box),
-        jwks=JwksCache(fetch, services.clock),
-        platform=PlatformDirectory(load_platform_login(), fetch, services.clock, allow_http=allow_http),
+        jwks=JwksCache(checked_fetch(fetch, outbound), services.clock),
+        platform=PlatformDirectory(load_platform_login(), fetch, services.clock, outbound=outbound),
         clock=services.clock,
+        outbound=outbound,
     )
 
 

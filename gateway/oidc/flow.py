@@ -6,7 +6,7 @@ without it (one of the pitfalls the tests pin down).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
@@ -19,6 +19,7 @@ from gateway.services.oidc_connections import (
     OidcRefused,
     StartedLogin,
 )
+from gateway.services.outbound import OutboundPolicy
 
 PKCE_METHOD = "S256"
 
@@ -54,10 +55,13 @@ def exchange_code(
     redirect_uri: str,
     code: str | None,
     code_verifier: str,
+    outbound: OutboundPolicy,
 ) -> dict[str, Any]:
-    """Trade the authorization code (and the PKCE verifier) for tokens at the provider's token endpoint."""
+    """Trade the authorization code (and the PKCE verifier) for tokens at the provider's token endpoint
+    (checked against the outbound address policy first; redirects are not followed)."""
     if not code:
         raise OidcRefused("code_missing", "The sign-in response carries no authorization code.")
+    endpoint = outbound.check(endpoint, what="provider's token_endpoint", field="token_endpoint")
     with OAuth2Session(
         client_id,
         client_secret,
@@ -72,6 +76,7 @@ def exchange_code(
                 code=code,
                 code_verifier=code_verifier,
                 timeout=HTTP_TIMEOUT_SECONDS,
+                allow_redirects=False,
             )
         except AuthlibBaseError as exc:
             raise OidcRefused(
@@ -86,13 +91,22 @@ def exchange_code(
     return dict(token)
 
 
-def fetch_userinfo(endpoint: str, access_token: str) -> dict[str, Any]:
-    """The UserInfo response for the access token (for providers whose ID token is "thin", like Okta's)."""
+def fetch_userinfo(
+    endpoint: str,
+    access_token: str,
+    *,
+    outbound: OutboundPolicy,
+    get: Callable[..., requests.Response] = requests.get,
+) -> dict[str, Any]:
+    """The UserInfo response for the access token (for providers whose ID token is "thin", like Okta's),
+    from an endpoint that passes the outbound address policy, without following redirects."""
+    endpoint = outbound.check(endpoint, what="provider's userinfo_endpoint", field="userinfo_endpoint")
     try:
-        response = requests.get(
+        response = get(
             endpoint,
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
             timeout=HTTP_TIMEOUT_SECONDS,
+            allow_redirects=False,
         )
     except requests.RequestException as exc:
         raise OidcRefused(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gateway.services.base import Clock
 from gateway.services.oidc_connections import FetchJson, OidcRefused, ProviderMetadata, discover
+from gateway.services.outbound import OutboundPolicy
 from gateway.settings import CONFIG_DIR
 
 CONFIG_FILE = CONFIG_DIR / "platform_login.toml"
@@ -59,11 +60,13 @@ def load_platform_login(environ: Mapping[str, str] | None = None, path: Path = C
 class PlatformDirectory:
     """The platform provider's discovery document, refreshed after ``METADATA_LIFETIME``."""
 
-    def __init__(self, login: PlatformLogin, fetch: FetchJson, clock: Clock, *, allow_http: bool) -> None:
+    def __init__(
+        self, login: PlatformLogin, fetch: FetchJson, clock: Clock, *, outbound: OutboundPolicy
+    ) -> None:
         self.login = login
         self.fetch = fetch
         self.clock = clock
-        self.allow_http = allow_http
+        self.outbound = outbound
         self._cached: tuple[datetime, ProviderMetadata] | None = None
         self._lock = threading.Lock()
 
@@ -77,5 +80,11 @@ class PlatformDirectory:
         with self._lock:
             now = self.clock()
             if self._cached is None or now - self._cached[0] >= METADATA_LIFETIME:
-                self._cached = (now, discover(self.login.issuer, self.fetch, allow_http=self.allow_http))
+                metadata = discover(
+                    self.login.issuer,
+                    self.fetch,
+                    allow_private=self.outbound.allow_private,
+                    resolver=self.outbound.resolver,
+                )
+                self._cached = (now, metadata)
             return self._cached[1]

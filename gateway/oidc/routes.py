@@ -263,6 +263,7 @@ def _verified_claims(
         redirect_uri=redirect_uri,
         code=request.args.get("code"),
         code_verifier=pending.code_verifier,
+        outbound=rt.outbound,
     )
     access_token = token.get("access_token")
     claims = verify_id_token(
@@ -280,7 +281,7 @@ def _verified_claims(
     if not (missing_required or missing_optional) or not metadata.userinfo_endpoint or not access_token:
         return claims
     try:
-        userinfo = fetch_userinfo(metadata.userinfo_endpoint, access_token)
+        userinfo = fetch_userinfo(metadata.userinfo_endpoint, access_token, outbound=rt.outbound)
     except OidcRefused:
         if missing_required:
             raise

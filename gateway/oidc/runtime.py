@@ -8,6 +8,7 @@ from gateway.oidc.jwks import JwksCache
 from gateway.oidc.platform import PlatformDirectory
 from gateway.services.base import Clock
 from gateway.services.oidc_connections import OidcConnectionService, OidcLoginService
+from gateway.services.outbound import OutboundPolicy
 
 
 @dataclass
@@ -17,3 +18,5 @@ class OidcRuntime:
     jwks: JwksCache
     platform: PlatformDirectory
     clock: Clock
+    outbound: OutboundPolicy
+    """Which provider URLs may be called (shared with the connection service, JWKS cache and platform)."""

@@ -4,7 +4,7 @@ change they announce and delivered by ``gateway worker``.
 - ``writer``: the services listener that writes outbox rows inside each use case's transaction;
 - ``worker``: claims due messages (row locks), sends them, retries with backoff, dead-letters;
 - ``mailer`` / ``emails``: SMTP (or the development mailbox) and the invitation email;
-- ``webhook_sender`` / ``signing``: Standard Webhooks signed POSTs; ``addresses``: which URLs are allowed.
+- ``webhook_sender`` / ``signing``: Standard Webhooks signed POSTs (which URLs are allowed: ``gateway.services.outbound``).
 
 This module stays import-light (storage maps the outbox tables while ``gateway.storage`` itself loads).
 """

@@ -11,7 +11,7 @@ import requests
 
 from gateway.domain.errors import InvalidInput
 from gateway.outbox import signing
-from gateway.outbox.addresses import Resolver, check_webhook_url, resolve
+from gateway.services.outbound import Resolver, check_outbound_url, resolve
 
 USER_AGENT = "identity-gateway-webhooks/1"
 
@@ -46,7 +46,9 @@ class WebhookSender:
             return SendResult(duration_ms=int((time.perf_counter() - started) * 1000), **kwargs)  # type: ignore[arg-type]
 
         try:
-            check_webhook_url(url, allow_private=self.allow_private, resolver=self.resolver)
+            check_outbound_url(
+                url, what="webhook URL", field="url", allow_private=self.allow_private, resolver=self.resolver
+            )
         except InvalidInput as error:
             return done(ok=False, error=error.message)
         headers = {

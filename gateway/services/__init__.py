@@ -21,7 +21,16 @@ from gateway.storage.db import Database
 class Services:
     """Every service over one database, one clock and one token source (all injectable in tests)."""
 
-    def __init__(self, db: Database, clock: Clock = utcnow, tokens: TokenFactory | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock = utcnow,
+        tokens: TokenFactory | None = None,
+        *,
+        allow_private_targets: bool = False,
+    ) -> None:
+        """``allow_private_targets`` (development only) lets Admin-chosen URLs the gateway fetches, like IdP
+        metadata, point at loopback or private addresses; see ``gateway.services.outbound``."""
         self.db = db
         self.clock = clock
         tokens = tokens or TokenFactory()
@@ -39,5 +48,5 @@ class Services:
         self.connections = ConnectionService(*deps)
         self.audit = AuditService(*deps)
         self.billing = BillingService(*deps)
-        self.saml_connections = SamlConnectionService(*deps)
+        self.saml_connections = SamlConnectionService(*deps, allow_private_targets=allow_private_targets)
         self.provisioning = ProvisioningService(*deps)

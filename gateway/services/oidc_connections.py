@@ -27,6 +27,7 @@ from gateway.domain.errors import Conflict, DomainError, InvalidInput
 from gateway.domain.policy import normalize_email, slugify
 from gateway.presets import Preset, load_preset
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, hash_token, new_id
+from gateway.services.outbound import OutboundPolicy, Resolver, check_outbound_url, resolve
 from gateway.storage.db import Database
 from gateway.storage.oidc_store import OidcStore
 from gateway.storage.oidc_tables import OidcLoginState
@@ -84,10 +85,15 @@ FetchJson = Callable[[str], dict[str, Any]]
 
 
 def fetch_json(url: str) -> dict[str, Any]:
-    """GET a JSON object from an identity provider, with a timeout and a size limit."""
+    """GET a JSON object from an identity provider, with a timeout and a size limit. Redirects are not
+    followed (a redirect could lead past the outbound address policy); a 3xx answer is a provider error."""
     try:
         response = requests.get(
-            url, timeout=HTTP_TIMEOUT_SECONDS, headers={"Accept": "application/json"}, stream=True
+            url,
+            timeout=HTTP_TIMEOUT_SECONDS,
+            headers={"Accept": "application/json"},
+            stream=True,
+            allow_redirects=False,
         )
         body = response.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
     except requests.RequestException as exc:
@@ -105,6 +111,16 @@ def fetch_json(url: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise OidcRefused("provider_error", f"{url} did not return a JSON object.")
     return data
+
+
+def checked_fetch(fetch: FetchJson, outbound: OutboundPolicy) -> FetchJson:
+    """``fetch`` behind the outbound address policy: every URL is checked right before it is fetched (a stored
+    URL's host may resolve to a private address later), and refused with ``InvalidInput`` on ``url``."""
+
+    def checked(url: str) -> dict[str, Any]:
+        return fetch(outbound.check(url, what="identity provider URL", field="url"))
+
+    return checked
 
 
 @dataclass(frozen=True)
@@ -159,11 +175,23 @@ def check_url(url: str, what: str, *, allow_http: bool) -> str:
     return url.strip()
 
 
-def discover(issuer: str, fetch: FetchJson, *, allow_http: bool) -> ProviderMetadata:
+# The provider's URLs the gateway itself calls (the authorization and end-session endpoints are only where
+# browsers are sent).
+FETCHED_ENDPOINTS = ("token_endpoint", "jwks_uri", "userinfo_endpoint")
+
+
+def discover(
+    issuer: str, fetch: FetchJson, *, allow_private: bool, resolver: Resolver = resolve
+) -> ProviderMetadata:
     """Fetch ``<issuer>/.well-known/openid-configuration`` and check it (OpenID Connect Discovery 1.0 §4.3:
     the document's ``issuer`` must be the issuer asked for; only a trailing slash may differ, and the
-    document's own value is what ID tokens are compared with, exactly)."""
-    issuer = check_url(issuer, "issuer", allow_http=allow_http)
+    document's own value is what ID tokens are compared with, exactly).
+
+    Outside development (``allow_private`` false) the issuer and every endpoint the gateway calls must be
+    https on public addresses (``gateway.services.outbound``); the issuer is checked before anything is
+    fetched."""
+    issuer = check_url(issuer, "issuer", allow_http=allow_private)
+    check_outbound_url(issuer, what="issuer", field="issuer", allow_private=allow_private, resolver=resolver)
     doc = fetch(issuer.rstrip("/") + "/.well-known/openid-configuration")
     found = doc.get("issuer")
     if not isinstance(found, str) or found.rstrip("/") != issuer.rstrip("/"):
@@ -175,7 +203,16 @@ def discover(issuer: str, fetch: FetchJson, *, allow_http: bool) -> ProviderMeta
     if missing:
         raise OidcRefused("provider_error", f"The discovery document lacks {', '.join(missing)}.")
     for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-        check_url(doc[key], key, allow_http=allow_http)
+        check_url(doc[key], key, allow_http=allow_private)
+    for key in FETCHED_ENDPOINTS:
+        if doc.get(key):
+            check_outbound_url(
+                str(doc[key]),
+                what=f"provider's {key}",
+                field=key,
+                allow_private=allow_private,
+                resolver=resolver,
+            )
     types = doc.get("response_types_supported") or ["code"]
     if "code" not in types:
         raise OidcRefused("provider_error", "The provider does not support the authorization code flow.")
@@ -251,14 +288,15 @@ class OidcConnectionService(ServiceBase):
         vendors: VendorRules,
         redirect_uri: Callable[[str], str],
         fetch: FetchJson = fetch_json,
-        allow_http: bool = False,
+        outbound: OutboundPolicy,
     ) -> None:
+        """``outbound.allow_private`` (development only) allows http and loopback or private providers."""
         super().__init__(db, clock, tokens, listeners)
         self.box = box
         self.vendors = vendors
         self.redirect_uri = redirect_uri
         self.fetch = fetch
-        self.allow_http = allow_http
+        self.outbound = outbound
 
     def add(
         self,
@@ -283,8 +321,13 @@ class OidcConnectionService(ServiceBase):
         if not client_secret:
             raise InvalidInput("An OIDC connection needs the client secret.", field="client_secret")
         wanted = [d.strip().lower().rstrip(".") for d in domains or [] if d.strip()]
-        metadata = discover(self.vendors.issuer_for(chosen, issuer), self.fetch, allow_http=self.allow_http)
-        jwks = self.fetch(metadata.jwks_uri)
+        metadata = discover(
+            self.vendors.issuer_for(chosen, issuer),
+            self.fetch,
+            allow_private=self.outbound.allow_private,
+            resolver=self.outbound.resolver,
+        )
+        jwks = self.fetch(metadata.jwks_uri)  # checked by ``discover``
         if not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
             raise OidcRefused("provider_error", "The provider's JWKS has no keys.")
         scopes, notes = _scopes(chosen, metadata)

@@ -28,8 +28,10 @@ from gateway.domain import model as m
 from gateway.domain.errors import DomainError, InvalidInput, NotFound
 from gateway.domain.policy import slugify
 from gateway.presets import load_preset
-from gateway.services.base import ServiceBase, new_id
+from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, new_id
 from gateway.services.orgs import OrgService
+from gateway.services.outbound import Resolver, check_outbound_url, resolve
+from gateway.storage.db import Database
 from gateway.storage.saml_store import SamlStore
 from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest
 
@@ -248,32 +250,49 @@ def _is_loopback(host: str) -> bool:
 
 
 def fetch_metadata(
-    url: str, *, get: Callable[..., Any] = requests.get, max_bytes: int = METADATA_MAX_BYTES
+    url: str,
+    *,
+    allow_private: bool,
+    get: Callable[..., Any] = requests.get,
+    resolver: Resolver = resolve,
+    field: str = "metadata",
+    max_bytes: int = METADATA_MAX_BYTES,
 ) -> bytes:
-    """Download IdP metadata: https only (http only on loopback, for tests), with a timeout and a size cap."""
+    """Download IdP metadata with a timeout and a size cap, never following redirects. The URL must pass the
+    outbound address policy (``gateway.services.outbound``: https to public addresses outside development);
+    plain http is accepted only on loopback, for local tests. ``field`` names the input in refusals."""
+    url = check_outbound_url(
+        url, what="metadata URL", field=field, allow_private=allow_private, resolver=resolver
+    )
     parts = urlsplit(url)
-    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname or "")):
-        raise InvalidInput("The metadata URL must use https.", field="metadata")
+    if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+        raise InvalidInput("The metadata URL must use https.", field=field)
     try:
         with get(url, timeout=METADATA_TIMEOUT, stream=True, allow_redirects=False) as response:
             if response.status_code != 200:
                 raise InvalidInput(
-                    f"Fetching the metadata answered HTTP {response.status_code}.", field="metadata"
+                    f"Fetching the metadata answered HTTP {response.status_code}.", field=field
                 )
             body = bytearray()
             for chunk in response.iter_content(65536):
                 body.extend(chunk)
                 if len(body) > max_bytes:
-                    raise InvalidInput("The IdP metadata is larger than 512 KiB.", field="metadata")
+                    raise InvalidInput("The IdP metadata is larger than 512 KiB.", field=field)
             return bytes(body)
     except requests.RequestException as exc:
-        raise InvalidInput(f"Could not fetch the metadata: {type(exc).__name__}.", field="metadata") from None
+        raise InvalidInput(f"Could not fetch the metadata: {type(exc).__name__}.", field=field) from None
 
 
-def load_metadata(source: str, *, get: Callable[..., Any] = requests.get) -> bytes:
+def load_metadata(
+    source: str,
+    *,
+    allow_private: bool,
+    get: Callable[..., Any] = requests.get,
+    resolver: Resolver = resolve,
+) -> bytes:
     """Metadata from a URL or a file path (the CLI's ``--metadata FILE_OR_URL``)."""
     if source.startswith(("https://", "http://")):
-        return fetch_metadata(source, get=get)
+        return fetch_metadata(source, allow_private=allow_private, get=get, resolver=resolver)
     try:
         with open(source, "rb") as fh:
             data = fh.read(METADATA_MAX_BYTES + 1)
@@ -288,6 +307,36 @@ def load_metadata(source: str, *, get: Callable[..., Any] = requests.get) -> byt
 
 
 class SamlConnectionService(ServiceBase):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        tokens: TokenFactory,
+        listeners: list[Listener] | None = None,
+        *,
+        allow_private_targets: bool = False,
+        get: Callable[..., Any] = requests.get,
+        resolver: Resolver = resolve,
+    ) -> None:
+        """``allow_private_targets`` (development only) lets metadata come from loopback or private hosts."""
+        super().__init__(db, clock, tokens, listeners)
+        self.allow_private_targets = allow_private_targets
+        self.get = get
+        self.resolver = resolver
+
+    # -- IdP metadata ------------------------------------------------------------------------------------
+    def fetch_metadata(self, url: str, *, field: str = "metadata") -> bytes:
+        """IdP metadata from an Admin's URL, under this gateway's outbound address policy."""
+        return fetch_metadata(
+            url, allow_private=self.allow_private_targets, get=self.get, resolver=self.resolver, field=field
+        )
+
+    def load_metadata(self, source: str) -> bytes:
+        """IdP metadata from a URL (under the outbound address policy) or an operator's file."""
+        return load_metadata(
+            source, allow_private=self.allow_private_targets, get=self.get, resolver=self.resolver
+        )
+
     # -- setup -------------------------------------------------------------------------------------------
     def create(
         self,

@@ -2,7 +2,7 @@
 manual replay of a delivery, and the ordered event feed behind ``GET /api/v1/events?after=<cursor>``.
 
 Signing secrets are generated here and returned once (``IssuedEndpoint.secret``); the database keeps them
-sealed. Webhook URLs are checked by ``gateway.outbox.addresses`` (no loopback or private targets outside
+sealed. Webhook URLs are checked by ``gateway.services.outbound`` (no loopback or private targets outside
 development)."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 
 from gateway.domain import model as m
 from gateway.domain.errors import Conflict, InvalidInput
-from gateway.outbox.addresses import Resolver, check_webhook_url, resolve
 from gateway.outbox.events import EVENT_TYPES
 from gateway.outbox.sealing import Sealer
 from gateway.outbox.signing import new_secret
 from gateway.services.base import ServiceBase, new_id
+from gateway.services.outbound import Resolver, check_outbound_url, resolve
 from gateway.storage.outbox_store import OutboxStore
 from gateway.storage.outbox_tables import (
     DeliveryAttempt,
@@ -79,7 +79,13 @@ class WebhookService(ServiceBase):
         self.new_secret = secrets
 
     def _url(self, url: str) -> str:
-        return check_webhook_url(url, allow_private=self.allow_private_targets, resolver=self.resolver)
+        return check_outbound_url(
+            url,
+            what="webhook URL",
+            field="url",
+            allow_private=self.allow_private_targets,
+            resolver=self.resolver,
+        )
 
     @staticmethod
     def _description(description: str | None) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from api_helpers import API, Tenant, add_member, problem, sign_in
 from api_peers import Peer, closed_port
+from flask import Flask
 from flask.testing import FlaskClient
 
 from gateway.domain import model as m
@@ -149,3 +150,54 @@ def test_only_admins_add_oidc_connections(
     response = client.post(f"{API}/connections/oidc", json=_body(peer.openid_provider("fine")))
     problem(response, 403, "forbidden")
     assert app_services.connections.list(tenant.org_id) == []
+
+
+PRIVATE_ADDRESSES = [
+    ("internal.test", "10.0.0.5"),
+    ("metadata.test", "169.254.169.254"),
+    ("mapped.test", "::ffff:127.0.0.1"),
+]
+
+
+@pytest.mark.parametrize(("host", "address"), PRIVATE_ADDRESSES)
+def test_in_production_an_issuer_on_a_private_address_is_never_fetched(
+    app: Flask,
+    client: FlaskClient,
+    app_services: Services,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+    host: str,
+    address: str,
+) -> None:
+    requested: list[str] = []
+    runtime = app.extensions["gateway.oidc"]
+    monkeypatch.setattr(runtime.outbound, "allow_private", False)
+    monkeypatch.setattr(runtime.outbound, "resolver", lambda name, port: [address])
+    monkeypatch.setattr(runtime.connections, "fetch", lambda url: requested.append(url) or {})
+    response = client.post(f"{API}/connections/oidc", json=_body(f"https://{host}"), headers=tenant.auth)
+    errors = problem(response, 422, "invalid-input")["errors"]
+    assert address in str(errors["issuer"]) and "private or reserved" in str(errors["issuer"])
+    assert requested == []
+    _nothing_written(client, app_services, tenant)
+
+
+def test_in_production_a_discovered_jwks_uri_on_a_private_address_is_never_fetched(
+    app: Flask, client: FlaskClient, app_services: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    addresses = {"idp.example.com": ["93.184.216.34"], "internal.test": ["10.0.0.5"]}
+    issuer = "https://idp.example.com"
+    document = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": "https://internal.test/keys",
+    }
+    requested: list[str] = []
+    runtime = app.extensions["gateway.oidc"]
+    monkeypatch.setattr(runtime.outbound, "allow_private", False)
+    monkeypatch.setattr(runtime.outbound, "resolver", lambda name, port: addresses.get(name, []))
+    monkeypatch.setattr(runtime.connections, "fetch", lambda url: requested.append(url) or dict(document))
+    response = client.post(f"{API}/connections/oidc", json=_body(issuer), headers=tenant.auth)
+    assert "jwks_uri" in problem(response, 422, "invalid-input")["errors"]
+    assert requested == [f"{issuer}/.well-known/openid-configuration"]
+    _nothing_written(client, app_services, tenant)

@@ -387,3 +387,33 @@ def test_members_cannot_see_or_set_up_connections(
         "forbidden",
     )
     assert len(app_services.connections.list(tenant.org_id)) == 1
+
+
+PRIVATE_ADDRESSES = [
+    ("internal.test", "10.0.0.5"),
+    ("metadata.test", "169.254.169.254"),
+    ("mapped.test", "::ffff:127.0.0.1"),
+]
+
+
+@pytest.mark.parametrize(("host", "address"), PRIVATE_ADDRESSES)
+def test_in_production_a_metadata_url_on_a_private_address_is_never_fetched(
+    client: FlaskClient,
+    app_services: Services,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+    host: str,
+    address: str,
+) -> None:
+    requested: list[str] = []
+    saml = app_services.saml_connections
+    monkeypatch.setattr(saml, "allow_private_targets", False)
+    monkeypatch.setattr(saml, "resolver", lambda name, port: [address])
+    monkeypatch.setattr(saml, "get", lambda url, **kwargs: requested.append(url))
+    response = client.post(
+        f"{API}/connections/saml", json={"metadata_url": f"https://{host}/metadata"}, headers=tenant.auth
+    )
+    errors = problem(response, 422, "invalid-input")["errors"]
+    assert address in str(errors["metadata_url"]) and "private or reserved" in str(errors["metadata_url"])
+    assert requested == []
+    _nothing_written(client, app_services, tenant)

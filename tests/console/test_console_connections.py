@@ -260,3 +260,26 @@ def test_after_a_test_sign_in_the_connection_page_shows_what_the_idp_sent(
     assert "Your sign-in through this connection" not in text_of(
         client.get(f"/admin/connections/{connection.id}")
     )
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "169.254.169.254", "::ffff:127.0.0.1"])
+def test_in_production_a_metadata_url_on_a_private_address_is_never_fetched(
+    admin_client: FlaskClient,
+    app_services: Services,
+    acme: Org,
+    monkeypatch: pytest.MonkeyPatch,
+    address: str,
+) -> None:
+    requested: list[str] = []
+    saml = app_services.saml_connections
+    monkeypatch.setattr(saml, "allow_private_targets", False)
+    monkeypatch.setattr(saml, "resolver", lambda name, port: [address])
+    monkeypatch.setattr(saml, "get", lambda url, **kwargs: requested.append(url))
+    response = admin_client.post("/admin/connections/new/saml", data={
+        "csrf_token": csrf(admin_client, SETUP), "preset": "okta", "name": "Okta",
+        "metadata_url": "https://idp.example.com/metadata",
+    })  # fmt: skip
+    message = field_error(response, "metadata_url") or ""
+    assert address in message and "private or reserved" in message
+    assert requested == []
+    assert app_services.connections.list(acme.id) == []

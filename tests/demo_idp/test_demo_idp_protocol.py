@@ -46,7 +46,7 @@ def _verified(idp: FlaskClient, rp: Client, id_token: str, now: Any, access_toke
 
 # -- discovery and keys -----------------------------------------------------------------------------------
 def test_discovery_document_passes_the_gateways_own_discovery_checks(idp: FlaskClient) -> None:
-    metadata = discover(ISSUER, _json_fetch(idp), allow_http=True)
+    metadata = discover(ISSUER, _json_fetch(idp), allow_private=True)
     assert metadata.issuer == ISSUER
     assert metadata.token_endpoint == f"{ISSUER}/token"
     assert metadata.userinfo_endpoint == f"{ISSUER}/userinfo"

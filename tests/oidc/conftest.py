@@ -14,6 +14,7 @@ from gateway.domain import model as m
 from gateway.oidc.platform import PlatformDirectory, PlatformLogin
 from gateway.services import Services
 from gateway.services.oidc_connections import fetch_json
+from gateway.services.outbound import OutboundPolicy
 
 from .peer import PUBLIC_URL, Browser, OpenIdProvider
 
@@ -94,5 +95,7 @@ def platform(app: Flask, provider: OpenIdProvider, live_clock) -> PlatformLogin:
     )  # fmt: skip
     provider.add_client(login.client_id, login.client_secret, f"{PUBLIC_URL}/login/platform/callback")
     runtime = app.extensions["gateway.oidc"]
-    runtime.platform = PlatformDirectory(login, fetch_json, live_clock, allow_http=True)
+    runtime.platform = PlatformDirectory(
+        login, fetch_json, live_clock, outbound=OutboundPolicy(allow_private=True)
+    )
     return login

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import Result
 from flask import Flask
 
@@ -113,3 +114,23 @@ def test_connection_list_shows_the_oidc_connection(
     )
     result = run(app, "connection", "list", "acme")
     assert "acme-generic-oidc\toidc\tenabled" in result.output
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "169.254.169.254", "::ffff:127.0.0.1"])
+def test_in_production_add_oidc_never_fetches_from_a_private_address(
+    app: Flask, app_services, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:  # type: ignore[no-untyped-def]
+    app_services.orgs.create("Acme", m.MembershipMode.SSO, CLI, slug="acme")
+    requested: list[str] = []
+    runtime = app.extensions["gateway.oidc"]
+    monkeypatch.setattr(runtime.outbound, "allow_private", False)
+    monkeypatch.setattr(runtime.outbound, "resolver", lambda name, port: [address])
+    monkeypatch.setattr(runtime.connections, "fetch", lambda url: requested.append(url) or {})
+    result = run(
+        app, "connection", "add-oidc", "acme", "--issuer", "https://idp.example.com", "--client-id", "c",
+        "--client-secret", "s", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert json.loads(result.output)["error"] == "invalid_input" and address in result.output
+    assert requested == []
+    assert app_services.connections.list(app_services.orgs.resolve("acme").id) == []

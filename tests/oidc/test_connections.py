@@ -20,10 +20,24 @@ from gateway.services.oidc_connections import (
     OidcRefused,
     ProviderMetadata,
     SecretBox,
+    checked_fetch,
     discover,
 )
+from gateway.services.outbound import OutboundPolicy
 
 from .conftest import CLI
+
+# Production-like name resolution: every host is public except these.
+PRIVATE_HOSTS = {
+    "internal.test": ["10.0.0.5"],
+    "metadata.test": ["169.254.169.254"],
+    "mapped.test": ["::ffff:127.0.0.1"],
+}
+
+
+def public_dns(host: str, port: int) -> list[str]:
+    return PRIVATE_HOSTS.get(host, ["93.184.216.34"])
+
 
 ENTRA_TENANT = "6f1d2a3b-1111-4222-8333-944455556666"
 
@@ -70,6 +84,7 @@ def oidc(services: Services, docs: Documents, clock) -> OidcConnectionService:  
     return OidcConnectionService(
         services.db, clock, TokenFactory(), box=SecretBox("k" * 32), vendors=PresetVendorRules(),
         redirect_uri=lambda slug: f"https://gw.test/oidc/{slug}/callback", fetch=docs,
+        outbound=OutboundPolicy(allow_private=False, resolver=public_dns),
     )  # fmt: skip
 
 
@@ -110,21 +125,21 @@ def test_client_secret_is_stored_encrypted(oidc, org, docs, services: Services) 
 def test_discovery_requires_the_same_issuer(docs: Documents) -> None:
     docs.by_url["https://idp.test/.well-known/openid-configuration"] = document("https://other.test")
     with pytest.raises(OidcRefused) as error:
-        discover("https://idp.test", docs, allow_http=False)
+        discover("https://idp.test", docs, allow_private=False, resolver=public_dns)
     assert error.value.code == "bad_issuer"
 
 
 def test_discovery_keeps_the_documents_issuer_with_its_trailing_slash(docs: Documents) -> None:
     docs.serve("https://oauth.id.jumpcloud.com/")
     assert (
-        discover("https://oauth.id.jumpcloud.com", docs, allow_http=False).issuer
+        discover("https://oauth.id.jumpcloud.com", docs, allow_private=False, resolver=public_dns).issuer
         == "https://oauth.id.jumpcloud.com/"
     )
 
 
 def test_discovery_refuses_http_outside_development(docs: Documents) -> None:
     with pytest.raises(InvalidInput):
-        discover("http://idp.test", docs, allow_http=False)
+        discover("http://idp.test", docs, allow_private=False, resolver=public_dns)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +156,7 @@ def test_discovery_refuses_providers_the_gateway_cannot_use_safely(
 ) -> None:
     docs.by_url["https://idp.test/.well-known/openid-configuration"] = document("https://idp.test", **extra)
     with pytest.raises(OidcRefused) as error:
-        discover("https://idp.test", docs, allow_http=False)
+        discover("https://idp.test", docs, allow_private=False, resolver=public_dns)
     assert needle in error.value.message
 
 
@@ -337,3 +352,41 @@ def test_concurrent_callbacks_with_one_state_sign_in_once(logins: OidcLoginServi
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = sorted(pool.map(lambda _: take(), range(4)))
     assert outcomes == ["state_invalid"] * 3 + ["taken"]
+
+
+# -- outbound address policy (SSRF) -----------------------------------------------------------------------
+@pytest.mark.parametrize("host", sorted(PRIVATE_HOSTS))
+def test_an_issuer_on_a_private_address_is_refused_before_any_request(  # type: ignore[no-untyped-def]
+    oidc, org, docs: Documents, host: str
+) -> None:
+    docs.serve(f"https://{host}")
+    with pytest.raises(InvalidInput) as error:
+        add(oidc, org, f"https://{host}")
+    assert error.value.details["field"] == "issuer" and "private or reserved" in error.value.message
+    assert docs.requests == []
+
+
+@pytest.mark.parametrize("field", ["token_endpoint", "jwks_uri", "userinfo_endpoint"])
+def test_discovered_endpoints_on_private_addresses_are_refused(  # type: ignore[no-untyped-def]
+    oidc, org, docs: Documents, services: Services, field: str
+) -> None:
+    docs.serve("https://idp.test", **{field: "https://metadata.test/latest/meta-data"})
+    with pytest.raises(InvalidInput) as error:
+        add(oidc, org, "https://idp.test")
+    assert error.value.details["field"] == field and "169.254.169.254" in error.value.message
+    assert docs.requests == ["https://idp.test/.well-known/openid-configuration"]
+    assert services.connections.list(org.id) == []
+
+
+def test_development_allows_a_loopback_http_provider(docs: Documents) -> None:
+    docs.serve("http://127.0.0.1:9000")
+    assert discover("http://127.0.0.1:9000", docs, allow_private=True).issuer == "http://127.0.0.1:9000"
+
+
+def test_checked_fetch_refuses_private_urls_before_fetching(docs: Documents) -> None:
+    fetch = checked_fetch(docs, OutboundPolicy(allow_private=False, resolver=public_dns))
+    with pytest.raises(InvalidInput, match="private or reserved"):
+        fetch("https://mapped.test/keys")
+    docs.serve("https://idp.test")
+    assert fetch("https://idp.test/keys")["keys"]
+    assert docs.requests == ["https://idp.test/keys"]

@@ -80,7 +80,7 @@ def test_cookies_are_secure_in_production(
     production_app: Flask, provider: OpenIdProvider, live_clock
 ) -> None:  # type: ignore[no-untyped-def]
     runtime = production_app.extensions["gateway.oidc"]
-    runtime.connections.allow_http = True  # the loopback provider speaks http; production requires https
+    runtime.outbound.allow_private = True  # the loopback provider speaks http; production requires https
     tenant = add_oidc_tenant(production_app, provider, slug="prod", domain="prod.test")
     browser = Browser(production_app.test_client(), public_url="https://gateway.test")
 

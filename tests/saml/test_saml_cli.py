@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
@@ -121,3 +122,21 @@ def test_certificate_and_key_rotation_commands(app: Flask, app_services: Service
 
     unknown = run(app, "connection", "saml-key-rotate", "nope", "--json")
     assert unknown.exit_code == 1 and json.loads(unknown.output)["error"] == "not_found"
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "169.254.169.254", "::ffff:127.0.0.1"])
+def test_in_production_add_saml_never_fetches_metadata_from_a_private_address(
+    app: Flask, app_services: Services, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    org = app_services.orgs.create("Acme", m.MembershipMode.SSO, CLI).org
+    requested: list[str] = []
+    saml = app_services.saml_connections
+    monkeypatch.setattr(saml, "allow_private_targets", False)
+    monkeypatch.setattr(saml, "resolver", lambda name, port: [address])
+    monkeypatch.setattr(saml, "get", lambda url, **kwargs: requested.append(url))
+    result = run(app, "connection", "add-saml", "acme", "--metadata", "https://idp.example.com/md", "--json")
+    assert result.exit_code == 1
+    error = json.loads(result.output)
+    assert error["error"] == "invalid_input" and address in result.output and "metadata URL" in result.output
+    assert requested == []
+    assert app_services.connections.list(org.id) == []

@@ -164,21 +164,24 @@ def metadata_server() -> Iterator[tuple[str, _MetadataServer]]:
 def test_metadata_is_fetched_from_a_url(metadata_server: tuple[str, _MetadataServer]) -> None:
     url, state = metadata_server
     state.body = vendor_metadata("okta")
-    assert parse_idp_metadata(load_metadata(url)).entity_id == "http://www.okta.com/exk8acmegateway0x7"
+    assert (
+        parse_idp_metadata(load_metadata(url, allow_private=True)).entity_id
+        == "http://www.okta.com/exk8acmegateway0x7"
+    )
 
 
 def test_fetch_stops_at_the_size_limit(metadata_server: tuple[str, _MetadataServer]) -> None:
     url, state = metadata_server
     state.body = b"<a>" + b"x" * (2 * 1024 * 1024) + b"</a>"
     with pytest.raises(InvalidInput, match="larger"):
-        fetch_metadata(url)
+        fetch_metadata(url, allow_private=True)
 
 
 def test_fetch_reports_http_errors(metadata_server: tuple[str, _MetadataServer]) -> None:
     url, state = metadata_server
     state.status = 404
     with pytest.raises(InvalidInput, match="404"):
-        fetch_metadata(url)
+        fetch_metadata(url, allow_private=True)
 
 
 def test_fetch_uses_a_timeout_and_reports_it() -> None:
@@ -189,13 +192,13 @@ def test_fetch_uses_a_timeout_and_reports_it() -> None:
         raise requests.Timeout("slow")
 
     with pytest.raises(InvalidInput, match="Timeout"):
-        fetch_metadata("https://idp.example.test/metadata", get=timing_out)
+        fetch_metadata("https://idp.example.test/metadata", allow_private=True, get=timing_out)
     assert seen["timeout"] and seen["stream"] is True and seen["allow_redirects"] is False
 
 
 def test_plain_http_metadata_is_refused_except_on_loopback() -> None:
     with pytest.raises(InvalidInput, match="https"):
-        fetch_metadata("http://idp.example.test/metadata")
+        fetch_metadata("http://idp.example.test/metadata", allow_private=True)
 
 
 def test_manual_entry_creates_a_working_configuration(
@@ -303,3 +306,22 @@ def test_the_same_assertion_id_on_another_connection_is_not_a_replay(
     second = saml.create(acme.id, "two", idp, CLI)
     saml.accept_assertion(first, assertion_id="_same", not_on_or_after=None, in_response_to=None)
     saml.accept_assertion(second, assertion_id="_same", not_on_or_after=None, in_response_to=None)
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "169.254.169.254", "::ffff:127.0.0.1"])
+def test_outside_development_metadata_on_a_private_address_is_never_requested(address: str) -> None:
+    requested: list[str] = []
+
+    def get(url: str, **kwargs: object) -> None:
+        requested.append(url)
+
+    def dns(host: str, port: int) -> list[str]:
+        return [address]
+
+    for load in (fetch_metadata, load_metadata):
+        with pytest.raises(InvalidInput, match="private or reserved") as error:
+            load("https://idp.example.test/metadata", allow_private=False, get=get, resolver=dns)
+        assert address in error.value.message and error.value.details["field"] == "metadata"
+    with pytest.raises(InvalidInput, match="https"):
+        fetch_metadata("http://127.0.0.1/metadata", allow_private=False, get=get, resolver=dns)
+    assert requested == []

@@ -32,7 +32,6 @@ from gateway.services.saml_connections import (
     BINDING_REDIRECT,
     IdpDescriptor,
     SamlConnectionService,
-    fetch_metadata,
     parse_idp_metadata,
 )
 from gateway.wiring import services, settings
@@ -51,7 +50,10 @@ def _idp(body: dict[str, Any]) -> IdpDescriptor:
     if "metadata_xml" in body:
         return parse_idp_metadata(body["metadata_xml"].encode(), entity_id=body.get("entity_id"))
     if "metadata_url" in body:
-        return parse_idp_metadata(fetch_metadata(body["metadata_url"]), entity_id=body.get("entity_id"))
+        return parse_idp_metadata(
+            _saml().fetch_metadata(body["metadata_url"], field="metadata_url"),
+            entity_id=body.get("entity_id"),
+        )
     return IdpDescriptor(
         entity_id=body["entity_id"],
         sso_url=body["sso_url"],

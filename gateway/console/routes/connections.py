@@ -27,7 +27,6 @@ from gateway.services.saml_connections import (
     SamlConfig,
     SamlConnectionService,
     cert_fingerprint,
-    fetch_metadata,
     parse_idp_metadata,
 )
 from gateway.wiring import services, settings
@@ -175,10 +174,7 @@ def _idp_from_form() -> IdpDescriptor:
         return _parsed(data, "metadata_file")
     url = text("metadata_url")
     if url:
-        try:
-            return _parsed(fetch_metadata(url), "metadata_url")
-        except InvalidInput as error:
-            raise InvalidInput(error.message, field="metadata_url") from None
+        return _parsed(saml_connections().fetch_metadata(url, field="metadata_url"), "metadata_url")
     xml = (request.form.get("metadata_xml") or "").strip()
     if xml:
         return _parsed(xml.encode(), "metadata_xml")
