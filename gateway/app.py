@@ -44,7 +44,13 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     db = Database(settings.database_url)
-    services = Services(db, clock=clock, tokens=tokens, allow_private_targets=not settings.is_production)
+    services = Services(
+        db,
+        clock=clock,
+        tokens=tokens,
+        allow_private_targets=not settings.is_production,
+        secret_key=settings.secret_key,
+    )
     services.sessions.idle_timeout = timedelta(minutes=settings.session_idle_minutes)
     services.sessions.absolute_timeout = timedelta(minutes=settings.session_absolute_minutes)
     app.extensions["gateway.settings"] = settings

@@ -25,6 +25,7 @@ TITLES = {
     "saml_unknown_request": "This sign-in has expired",
     "saml_unsolicited": "Start the sign-in from the gateway",
     "saml_expired": "This sign-in has expired",
+    "saml_sp_key_unreadable": "Single sign-on is misconfigured for this connection",
 }
 
 _PYTHON3_SAML_CODES = {

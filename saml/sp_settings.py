@@ -14,6 +14,7 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from gateway.domain import model as m
 from gateway.services.saml_connections import BINDING_POST, BINDING_REDIRECT, SamlConfig, SpKey
 from gateway.settings import Settings
+from saml.context import saml_connections
 
 SIGNATURE_ALGORITHM = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 DIGEST_ALGORITHM = "http://www.w3.org/2001/04/xmlenc#sha256"
@@ -63,17 +64,27 @@ def security_settings(config: SamlConfig, *, for_logout: bool = False) -> dict[s
     }
 
 
+def _pick_key(config: SamlConfig, wanted: SpKey | None) -> SpKey | None:
+    """The opened key pair with ``wanted``'s fingerprint (the newest when none is wanted)."""
+    if wanted is None:
+        return config.sp_keys[0] if config.sp_keys else None
+    return next((k for k in config.sp_keys if k.fingerprint == wanted.fingerprint), None)
+
+
 def build_settings(
     settings: Settings,
     connection: m.SsoConnection,
     *,
+    config: SamlConfig | None = None,
     sp_key: SpKey | None = None,
     for_logout: bool = False,
 ) -> OneLogin_Saml2_Settings:
-    """Settings of the connection's SP; ``sp_key`` picks the key pair (decryption tries each one in turn)."""
-    config = SamlConfig.from_dict(connection.config)
+    """Settings of the connection's SP; ``sp_key`` picks the key pair by fingerprint (decryption tries each one
+    in turn). ``config`` is the connection's configuration with its private keys opened by the service (read
+    here when not given); ``SamlRefused`` when a private key cannot be opened."""
+    config = config or saml_connections().config(connection)
     urls = sp_urls(settings, connection)
-    key = sp_key or (config.sp_keys[0] if config.sp_keys else None)
+    key = _pick_key(config, sp_key)
     sp: dict[str, Any] = {
         "entityId": urls.entity_id,
         "assertionConsumerService": {"url": urls.acs, "binding": BINDING_POST},
@@ -84,7 +95,7 @@ def build_settings(
     }
     if len(config.sp_keys) > 1:
         # python3-saml publishes one extra certificate; the newest key is first, the one it replaces second.
-        sp["x509certNew"] = config.sp_keys[1].cert if key is config.sp_keys[0] else config.sp_keys[0].cert
+        sp["x509certNew"] = config.sp_keys[1].cert if key == config.sp_keys[0] else config.sp_keys[0].cert
     idp: dict[str, Any] = {
         "entityId": config.idp_entity_id,
         "singleSignOnService": {"url": config.idp_sso_url, "binding": config.idp_sso_binding},

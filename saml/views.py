@@ -47,7 +47,10 @@ def metadata(slug: str) -> ResponseReturnValue:
     connection = saml_connections().by_slug(slug)
     if connection is None:
         return _not_found(slug)
-    sp_settings = build_settings(settings(), connection)
+    try:
+        sp_settings = build_settings(settings(), connection)
+    except SamlRefused as error:
+        return refusal(connection, error)
     xml = sp_settings.get_sp_metadata()
     errors = sp_settings.validate_metadata(xml)
     if errors:
@@ -64,9 +67,12 @@ def login(slug: str) -> ResponseReturnValue:
         return _not_found(slug)
     if not connection.is_usable:
         return refusal(connection, _disabled())
-    config = SamlConfig.from_dict(connection.config)
+    try:
+        config = saml_connections().config(connection)
+    except SamlRefused as error:
+        return refusal(connection, error)
     relay_state = safe_next(request.args.get("next"))
-    sp_settings = build_settings(settings(), connection)
+    sp_settings = build_settings(settings(), connection, config=config)
     if config.idp_sso_binding == BINDING_POST:
         authn = OneLogin_Saml2_Authn_Request(sp_settings)
         saml_connections().remember_request(connection, authn.get_id())
@@ -116,7 +122,7 @@ def verify_response(connection: m.SsoConnection, posted: str | None) -> SamlIden
     raw = checks.decode_post_message(posted)
     root = checks.parse_xml(raw)
     checks.check_response_shape(root)
-    config = SamlConfig.from_dict(connection.config)
+    config = saml_connections().config(connection)
     # python3-saml gets exactly the bytes checked above, re-encoded, so both parse the same document.
     encoded = base64.b64encode(raw).decode()
     response = _validated_response(connection, config, encoded, encrypted=_encrypted(root))
@@ -168,7 +174,8 @@ def _validated_response(
     last_error: Exception | None = None
     for key in keys:
         try:
-            response = OneLogin_Saml2_Response(build_settings(settings(), connection, sp_key=key), posted)
+            sp_settings = build_settings(settings(), connection, config=config, sp_key=key)
+            response = OneLogin_Saml2_Response(sp_settings, posted)
         except Exception as exc:  # decryption with the wrong key, or a malformed encrypted assertion
             last_error = exc
             continue
@@ -263,10 +270,13 @@ def logout_hook(signed_in: object) -> Response | None:
     config = SamlConfig.from_dict(connection.config)
     if not config.idp_slo_url:
         return None
-    auth = OneLogin_Saml2_Auth(
-        request_data(settings(), f"/saml/{connection.slug}/slo"),
-        build_settings(settings(), connection, for_logout=True),
-    )
+    try:
+        sp_settings = build_settings(settings(), connection, for_logout=True)
+    except SamlRefused as error:
+        # The LogoutRequest cannot be signed: end the gateway session only, and say why in the log.
+        log.warning("no SAML single logout for connection %s: %s", connection.slug, error.code)
+        return None
+    auth = OneLogin_Saml2_Auth(request_data(settings(), f"/saml/{connection.slug}/slo"), sp_settings)
     url = auth.logout(
         return_to=safe_next(request.args.get("next"), default="/login"),
         name_id=saml.get("name_id"),

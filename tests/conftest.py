@@ -104,7 +104,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def services(db: Database, clock: FakeClock) -> Services:
-    return Services(db, clock=clock)
+    return Services(db, clock=clock, secret_key="test-secret-key")
 
 
 @pytest.fixture

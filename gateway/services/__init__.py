@@ -10,10 +10,11 @@ from gateway.services.credentials import CredentialService
 from gateway.services.invitations import InvitationService
 from gateway.services.members import MemberService
 from gateway.services.mode import ModeService
+from gateway.services.oidc_connections import SecretBox
 from gateway.services.orgs import OrgService
 from gateway.services.projects import ProjectService
 from gateway.services.provisioning import ProvisioningService
-from gateway.services.saml_connections import SamlConnectionService
+from gateway.services.saml_connections import SP_KEY_PURPOSE, SamlConnectionService
 from gateway.services.sessions import SessionService
 from gateway.storage.db import Database
 
@@ -28,9 +29,11 @@ class Services:
         tokens: TokenFactory | None = None,
         *,
         allow_private_targets: bool = False,
+        secret_key: str | None = None,
     ) -> None:
         """``allow_private_targets`` (development only) lets Admin-chosen URLs the gateway fetches, like IdP
-        metadata, point at loopback or private addresses; see ``gateway.services.outbound``."""
+        metadata, point at loopback or private addresses; see ``gateway.services.outbound``. ``secret_key``
+        (the gateway's) seals SAML SP private keys at rest; without it no SAML connection can be created."""
         self.db = db
         self.clock = clock
         tokens = tokens or TokenFactory()
@@ -48,5 +51,8 @@ class Services:
         self.connections = ConnectionService(*deps)
         self.audit = AuditService(*deps)
         self.billing = BillingService(*deps)
-        self.saml_connections = SamlConnectionService(*deps, allow_private_targets=allow_private_targets)
+        sp_key_box = SecretBox(secret_key, SP_KEY_PURPOSE) if secret_key else None
+        self.saml_connections = SamlConnectionService(
+            *deps, allow_private_targets=allow_private_targets, box=sp_key_box
+        )
         self.provisioning = ProvisioningService(*deps)

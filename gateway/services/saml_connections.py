@@ -29,6 +29,7 @@ from gateway.domain.errors import DomainError, InvalidInput, NotFound
 from gateway.domain.policy import slugify
 from gateway.presets import load_preset
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, new_id
+from gateway.services.oidc_connections import OidcRefused, SecretBox
 from gateway.services.orgs import OrgService
 from gateway.services.outbound import Resolver, check_outbound_url, resolve
 from gateway.storage.db import Database
@@ -47,6 +48,8 @@ REQUEST_LIFETIME = timedelta(minutes=10)
 # An assertion with no NotOnOrAfter of its own is remembered this long (longer than any sane validity).
 REPLAY_FALLBACK_LIFETIME = timedelta(hours=24)
 CLOCK_SKEW = timedelta(minutes=2)
+# The HKDF purpose of the box sealing SP private keys (a different key from the OIDC client secrets' box).
+SP_KEY_PURPOSE = "saml sp private key"
 
 
 class SamlRefused(DomainError):
@@ -64,7 +67,10 @@ class SamlRefused(DomainError):
 
 @dataclass(frozen=True)
 class SpKey:
-    """An SP key pair (base64 DER certificate, PEM private key) used to decrypt assertions and sign logout."""
+    """An SP key pair (base64 DER certificate, PEM private key) used to decrypt assertions and sign logout.
+
+    In ``SsoConnection.config`` the private key is sealed (``fernet:v1:...``, see
+    :meth:`SamlConnectionService.config`); only the service's opened configuration carries the PEM."""
 
     cert: str
     key: str
@@ -317,10 +323,13 @@ class SamlConnectionService(ServiceBase):
         allow_private_targets: bool = False,
         get: Callable[..., Any] = requests.get,
         resolver: Resolver = resolve,
+        box: SecretBox | None = None,
     ) -> None:
-        """``allow_private_targets`` (development only) lets metadata come from loopback or private hosts."""
+        """``allow_private_targets`` (development only) lets metadata come from loopback or private hosts.
+        ``box`` seals SP private keys at rest; without one the service refuses to store a private key."""
         super().__init__(db, clock, tokens, listeners)
         self.allow_private_targets = allow_private_targets
+        self.box = box
         self.get = get
         self.resolver = resolver
 
@@ -335,6 +344,49 @@ class SamlConnectionService(ServiceBase):
         """IdP metadata from a URL (under the outbound address policy) or an operator's file."""
         return load_metadata(
             source, allow_private=self.allow_private_targets, get=self.get, resolver=self.resolver
+        )
+
+    # -- SP private keys at rest -------------------------------------------------------------------------
+    def config(self, connection: m.SsoConnection) -> SamlConfig:
+        """The connection's configuration with its SP private keys opened (PEM), for signing and decryption.
+
+        A key stored before sealing existed (plain PEM) is read as is; the next write of the connection seals
+        it. ``SamlRefused("saml_sp_key_unreadable")`` when a sealed key cannot be opened with this gateway's
+        secret key."""
+        config = SamlConfig.from_dict(connection.config)
+        return replace(config, sp_keys=tuple(replace(k, key=self._open_key(k.key)) for k in config.sp_keys))
+
+    def _open_key(self, stored: str) -> str:
+        if not stored.startswith(SecretBox.PREFIX):
+            return stored
+        if self.box is None:
+            raise SamlRefused(
+                "saml_sp_key_unreadable", "The gateway has no secret key to open this connection's SP key."
+            )
+        try:
+            return self.box.open(stored)
+        except OidcRefused:
+            raise SamlRefused(
+                "saml_sp_key_unreadable",
+                "This connection's SP private key cannot be decrypted with the gateway's secret key (was "
+                "GATEWAY_SECRET_KEY changed?). An administrator must add a new SP key to the connection.",
+            ) from None
+
+    def _sealed(self, config: SamlConfig) -> SamlConfig:
+        """``config`` with every SP private key sealed (those already sealed are kept as they are)."""
+        if all(k.key.startswith(SecretBox.PREFIX) for k in config.sp_keys):
+            return config
+        if self.box is None:
+            raise ValueError(
+                "SAML SP private keys are stored encrypted: build Services with the gateway's secret key."
+            )
+        box = self.box
+        return replace(
+            config,
+            sp_keys=tuple(
+                k if k.key.startswith(SecretBox.PREFIX) else replace(k, key=box.seal(k.key))
+                for k in config.sp_keys
+            ),
         )
 
     # -- setup -------------------------------------------------------------------------------------------
@@ -366,6 +418,7 @@ class SamlConnectionService(ServiceBase):
             attributes=attributes, nameid_format=str(vendor.saml.get("nameid_format", NAMEID_EMAIL)),
             admin_groups=tuple(admin_groups),
         )  # fmt: skip
+        config = self._sealed(config)
         if not (name or "").strip():
             raise InvalidInput("A connection needs a name.", field="name")
         orgs = OrgService(self.db, self.clock, self.tokens)
@@ -402,7 +455,7 @@ class SamlConnectionService(ServiceBase):
             if connection.protocol is not m.ConnectionProtocol.SAML:
                 raise InvalidInput("This is not a SAML connection.", field="connection")
             updated = change(SamlConfig.from_dict(connection.config))
-            connection.config = updated.to_dict()
+            connection.config = self._sealed(updated).to_dict()
             self.audit(tx, org_id, actor, action, connection, slug=connection.slug, **details)
             return connection
 

@@ -13,7 +13,6 @@ from gateway.domain.errors import EmailBlocked
 from gateway.services import Services
 from gateway.services.saml_connections import (
     SamlConfig,
-    SamlConnectionService,
     cert_fingerprint,
     normalize_cert,
     parse_idp_metadata,
@@ -136,7 +135,7 @@ def test_disable_and_enable(client: FlaskClient, app_services: Services, globex:
 def test_certificate_rotation_adds_before_removing_and_keeps_the_last(
     admin_client: FlaskClient, app_services: Services, acme: Org
 ) -> None:
-    saml = SamlConnectionService(app_services.db, app_services.clock, app_services.connections.tokens)
+    saml = app_services.saml_connections
     connection = saml.create(acme.id, "Okta", parse_idp_metadata(idp_metadata().encode()), CLI, preset="okta")
     old = SamlConfig.from_dict(connection.config).idp_certs[0]
     page = f"/admin/connections/{connection.id}"
@@ -203,7 +202,7 @@ def test_oidc_setup_errors_are_shown_next_to_their_field(
 def test_reimporting_metadata_and_the_idp_initiated_switch(
     admin_client: FlaskClient, app_services: Services, acme: Org
 ) -> None:
-    saml = SamlConnectionService(app_services.db, app_services.clock, app_services.connections.tokens)
+    saml = app_services.saml_connections
     connection = saml.create(acme.id, "Okta", parse_idp_metadata(idp_metadata().encode()), CLI, preset="okta")
     page = f"/admin/connections/{connection.id}"
     newer = idp_metadata(sso_url="https://acme.okta.test/sso/v2")

@@ -48,7 +48,9 @@ def vendor_metadata(vendor: str) -> bytes:
 
 @pytest.fixture
 def saml(services: Services) -> SamlConnectionService:
-    return SamlConnectionService(services.db, services.clock, services.connections.tokens)
+    return SamlConnectionService(
+        services.db, services.clock, services.connections.tokens, box=services.saml_connections.box
+    )
 
 
 @pytest.fixture
@@ -212,7 +214,8 @@ def test_manual_entry_creates_a_working_configuration(
     assert connection.protocol is m.ConnectionProtocol.SAML and connection.preset == "jumpcloud"
     assert config.attributes["groups"] == "memberOf"
     assert config.allow_idp_initiated is True and config.want_assertions_encrypted is False
-    assert len(config.sp_keys) == 1 and "PRIVATE KEY" in config.sp_keys[0].key
+    assert len(config.sp_keys) == 1 and config.sp_keys[0].key.startswith("fernet:v1:")
+    assert "PRIVATE KEY" in saml.config(connection).sp_keys[0].key
 
 
 @pytest.mark.parametrize(
