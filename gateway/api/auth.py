@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, request
 
 from gateway.api.blueprint import bp
-from gateway.api.errors import forbidden, unauthenticated
+from gateway.api.errors import ApiProblem, forbidden, unauthenticated
 from gateway.domain import model as m
 from gateway.domain.errors import Unauthenticated
 from gateway.web.session_cookie import read_session_token
@@ -177,3 +177,21 @@ def require_project_member(caller: Principal, project_id: str) -> None:
 def require_admin(caller: Principal) -> None:
     if not caller.is_admin:
         raise forbidden("This action needs an Admin.")
+
+
+def acting_member(caller: Principal, requested: str | None, *, field: str, doing: str) -> str:
+    """The member a write acts for: the caller's own member, or the one named in ``field``. An admin API key acts
+    for no member, so it must name one (422); only Admins may name someone other than themselves (403)."""
+    if caller.member_id is None:
+        if requested is None:
+            raise ApiProblem(
+                422,
+                "validation_failed",
+                f"An admin API key acts for no member: name the member in {field}.",
+                title="Validation failed",
+                errors={field: ["Missing data for required field."]},
+            )
+        return requested
+    if requested is not None and requested != caller.member_id and not caller.is_admin:
+        raise forbidden(f"You can only {doing} as yourself.")
+    return requested or caller.member_id

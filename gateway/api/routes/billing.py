@@ -7,9 +7,8 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 
 from gateway.api import representations as out
-from gateway.api.auth import Access, Principal, access, principal, require_project_member
+from gateway.api.auth import Access, access, acting_member, principal, require_project_member
 from gateway.api.blueprint import bp
-from gateway.api.errors import ApiProblem, forbidden
 from gateway.api.inputs import load_body, load_query
 from gateway.api.paging import Paging
 from gateway.api.schemas import BillingQuery, CreditEntryQuery, CreditsBody
@@ -46,7 +45,7 @@ def list_credit_entries() -> ResponseReturnValue:
 def purchase_credits() -> ResponseReturnValue:
     body = load_body(CreditsBody())
     caller = principal()
-    buyer = _acting_member(caller, body.get("member_id"))
+    buyer = acting_member(caller, body.get("member_id"), field="member_id", doing="buy credits")
     entry = services().billing.purchase(
         caller.org.id, buyer, body["credits"], caller.actor(), body["description"]
     )
@@ -61,25 +60,8 @@ def record_usage(project_id: str) -> ResponseReturnValue:
     body = load_body(CreditsBody())
     caller = principal()
     require_project_member(caller, project_id)
-    user = _acting_member(caller, body.get("member_id"))
+    user = acting_member(caller, body.get("member_id"), field="member_id", doing="use credits")
     entry = services().billing.spend(
         caller.org.id, project_id, user, body["credits"], caller.actor(), body["description"]
     )
     return jsonify(out.credit_entry(entry)), 201
-
-
-def _acting_member(caller: Principal, requested: str | None) -> str:
-    """The caller's own member; an admin API key has none and names one, and only Admins act for others."""
-    if caller.member_id is None:
-        if requested is None:
-            raise ApiProblem(
-                422,
-                "validation_failed",
-                "An admin API key acts for no member: name the member in member_id.",
-                title="Validation failed",
-                errors={"member_id": ["Missing data for required field."]},
-            )
-        return requested
-    if requested is not None and requested != caller.member_id and not caller.is_admin:
-        raise forbidden("You can only buy or use credits as yourself.")
-    return requested or caller.member_id

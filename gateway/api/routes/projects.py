@@ -10,9 +10,9 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 
 from gateway.api import representations as out
-from gateway.api.auth import Access, Principal, access, principal, require_project_member
+from gateway.api.auth import Access, access, acting_member, principal, require_project_member
 from gateway.api.blueprint import bp
-from gateway.api.errors import ApiProblem, forbidden
+from gateway.api.errors import ApiProblem
 from gateway.api.inputs import load_body, load_query
 from gateway.api.paging import PageQuery, Paging
 from gateway.api.schemas import NameBody, ResourceBody, ResourceQuery
@@ -108,24 +108,8 @@ def create_resource(project_id: str) -> ResponseReturnValue:
     body = load_body(ResourceBody())
     caller = principal()
     require_project_member(caller, project_id)
-    creator = _creator(caller, body.get("created_by"))
+    creator = acting_member(caller, body.get("created_by"), field="created_by", doing="create resources")
     resource = services().projects.create_resource(
         caller.org.id, project_id, body["kind"], body["name"], creator, caller.actor()
     )
     return jsonify(out.resource(resource)), 201
-
-
-def _creator(caller: Principal, requested: str | None) -> str:
-    if caller.member_id is None:
-        if requested is None:
-            raise ApiProblem(
-                422,
-                "validation_failed",
-                "An admin API key acts for no member: name the creator in created_by.",
-                title="Validation failed",
-                errors={"created_by": ["Missing data for required field."]},
-            )
-        return requested
-    if requested is not None and requested != caller.member_id and not caller.is_admin:
-        raise forbidden("You can only create resources as yourself.")
-    return requested or caller.member_id
