@@ -139,14 +139,18 @@ def _suggested_slug(preset: Preset, protocol: str) -> str:
     return slugify(f"{viewer().org.slug}-{preset.key}{suffix}")
 
 
+def _shown_slug(preset: Preset, protocol: str, form: dict[str, str]) -> str:
+    """The slug the setup page's URLs show: the one typed if it makes a valid slug, else the suggested one."""
+    try:
+        return slugify(form.get("slug") or _suggested_slug(preset, protocol))
+    except InvalidInput:
+        return _suggested_slug(preset, protocol)
+
+
 def _saml_setup(
     preset: Preset, form: dict[str, str], errors: dict[str, str] | None = None, status: int = 200
 ) -> ResponseReturnValue:
-    slug = form.get("slug") or _suggested_slug(preset, "saml")
-    try:
-        shown_slug = slugify(slug)
-    except InvalidInput:
-        shown_slug = _suggested_slug(preset, "saml")
+    shown_slug = _shown_slug(preset, "saml", form)
     return render_template(
         "console/connection_saml_setup.html",
         title=f"Set up SAML single sign-on: {preset.name}",
@@ -247,11 +251,7 @@ def create_saml_connection() -> ResponseReturnValue:
 def _oidc_setup(
     preset: Preset, form: dict[str, str], errors: dict[str, str] | None = None, status: int = 200
 ) -> ResponseReturnValue:
-    slug = form.get("slug") or _suggested_slug(preset, "oidc")
-    try:
-        shown = slugify(slug)
-    except InvalidInput:
-        shown = _suggested_slug(preset, "oidc")
+    shown = _shown_slug(preset, "oidc", form)
     return render_template(
         "console/connection_oidc_setup.html",
         title=f"Set up OpenID Connect sign-in: {preset.name}",
