@@ -20,7 +20,7 @@ from gateway.domain import model as m
 from gateway.services.saml_connections import BINDING_POST, SamlConfig, SamlRefused
 from gateway.web.redirects import safe_next
 from gateway.web.signin import complete_sso_sign_in, message_page
-from gateway.wiring import settings
+from gateway.wiring import services, settings
 from saml import checks
 from saml.context import connection_actor, saml_connections
 from saml.errors import python3_saml_refusal, refusal
@@ -89,6 +89,13 @@ def acs(slug: str) -> ResponseReturnValue:
     connection = saml_connections().by_slug(slug)
     if connection is None:
         return _not_found(slug)
+    # One transaction after the signature checks (which touch no table): the replay cache, the request id,
+    # the sign-in, the session and their audit rows commit together.
+    with services().db.scope(write=True):
+        return _sign_in(connection)
+
+
+def _sign_in(connection: m.SsoConnection) -> ResponseReturnValue:
     try:
         identity = verify_response(connection, request.form.get("SAMLResponse"))
     except SamlRefused as error:

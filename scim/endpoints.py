@@ -356,7 +356,7 @@ def _patch_user(
     expected: int | None,
     call: Call,
 ) -> Result:
-    view = service.get_user(caller.org_id, resource_id)
+    view = service.get_user(caller.org_id, resource_id, for_change=True)
     if expected is not None and view.member.version != expected:
         raise VersionMismatch("The resource changed since it was read (its version does not match If-Match).")
     changed = apply_operations(USERS, user_writable(view.member), operations)

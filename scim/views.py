@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, request
 
 from gateway.domain import model as m
@@ -13,6 +14,7 @@ from gateway.domain.errors import ModeForbids, Unauthenticated
 from gateway.domain.policy import MODE_MESSAGES
 from gateway.observability import request_id
 from gateway.services.provisioning import ProvisioningService
+from gateway.storage.constraints import is_transient
 from gateway.wiring import services, settings
 from scim.bulk import run_bulk
 from scim.endpoints import Call, Caller, Result, dispatch
@@ -22,6 +24,7 @@ from scim.schema import InvalidSyntax
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _BODY_TYPES = ("application/scim+json", "application/json")
+TRANSIENT_RETRIES = 3
 
 
 def _service() -> ProvisioningService:
@@ -51,7 +54,7 @@ def _authenticate() -> Caller:
 def _body() -> Any:
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
-    raw = request.get_data(cache=False)
+    raw = request.get_data(cache=True)
     mimetype = request.mimetype or ""
     if raw and mimetype and mimetype not in _BODY_TYPES:
         raise ScimError(415, "Send the body as application/scim+json (or application/json).")
@@ -64,16 +67,28 @@ def _body() -> Any:
 @bp.route("/", methods=METHODS, strict_slashes=False)
 @bp.route("/<path:path>", methods=METHODS)
 def endpoint(path: str = "") -> Response:
-    caller = _authenticate()
-    body = _body()
-    if path.strip("/").lower() == "bulk":
+    name = path.strip("/").lower()
+    if name == "bulk":
+        # Each operation of a Bulk request is a request of its own, with its own transaction.
+        caller = _authenticate()
+        body = _body()
         if request.method != "POST":
             raise ScimError(405, f"{request.method} is not allowed on /Bulk; use POST.")
-        result = run_bulk(_service(), caller, body)
-    else:
-        call = Call(request.method, path, request.args.to_dict(), body, dict(request.headers))
-        result = dispatch(_service(), caller, call)
-    return _respond(result)
+        return _respond(run_bulk(_service(), caller, body))
+    # One request, one transaction: the token check, the mode check (the organization's shared lock comes
+    # with the token on a write), the change and what the response reads back.
+    writes = request.method not in ("GET", "HEAD") and not name.endswith(".search")
+    for attempt in range(1, TRANSIENT_RETRIES + 1):
+        try:
+            with services().db.scope(write=writes):
+                caller = _authenticate()
+                call = Call(request.method, path, request.args.to_dict(), _body(), dict(request.headers))
+                result = dispatch(_service(), caller, call)
+            return _respond(result)
+        except sa.exc.OperationalError as exc:
+            if attempt == TRANSIENT_RETRIES or not is_transient(exc):
+                raise
+    raise AssertionError("unreachable")
 
 
 def _respond(result: Result) -> Response:

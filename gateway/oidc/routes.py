@@ -115,16 +115,19 @@ def connection_callback(slug: str) -> ResponseReturnValue:
         required=[client.claims.get("email") or "email"], optional=_group_claim(client),
     )  # fmt: skip
     identity = identity_from_claims(client, claims, lambda domain: _org_verified(connection.org_id, domain))
-    response = complete_sso_sign_in(
-        connection,
-        identity.email,
-        role=_mapped_role(client, identity.groups),
-        profile=Profile(
-            display_name=identity.name, given_name=identity.given_name, family_name=identity.family_name
-        ),
-        next_url=pending.next_url,
-        session_data={"oidc": {"iss": client.metadata.issuer, "sub": identity.subject}},
-    )
+    # The token exchange above talks to the provider outside any transaction; the sign-in, the session and
+    # their audit rows are then one transaction.
+    with services().db.scope(write=True):
+        response = complete_sso_sign_in(
+            connection,
+            identity.email,
+            role=_mapped_role(client, identity.groups),
+            profile=Profile(
+                display_name=identity.name, given_name=identity.given_name, family_name=identity.family_name
+            ),
+            next_url=pending.next_url,
+            session_data={"oidc": {"iss": client.metadata.issuer, "sub": identity.subject}},
+        )
     return _forget_binding(response)
 
 

@@ -10,13 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from gateway.domain import model as m
-from gateway.outbox.events import describe, iso, new_event_id
+from gateway.outbox.events import Described, describe, iso, new_event_id
 from gateway.outbox.sealing import Sealer
 from gateway.storage.outbox_store import OutboxStore
 from gateway.storage.outbox_tables import MessageKind, MessageStatus, OutboxEvent, OutboxMessage
 from gateway.storage.store import Store
 
 SUPERSEDED = "superseded by a newer invitation email"
+_PENDING = "outbox.pending"
 
 
 class OutboxWriter:
@@ -33,54 +34,72 @@ class OutboxWriter:
         elif topic == "invitation.issued":
             self.enqueue_invitation_email(tx, payload["org"], payload["invitation"], payload["token"])
 
-    def record(self, tx: Store, audit: m.AuditEvent) -> list[OutboxEvent]:
-        """Append the published events of ``audit`` to the organization's log and queue one webhook message
-        per subscribed endpoint."""
+    def record(self, tx: Store, audit: m.AuditEvent) -> None:
+        """Describe the published events of ``audit`` now (a snapshot of the object as this step left it) and
+        write them when the transaction commits: the organization's next numbers taken at once, one multi-row
+        insert of events, one of webhook messages (one per subscribed endpoint).
+
+        Numbering last also keeps the per-organization cursor row, which orders events in commit order, locked
+        for the shortest time: concurrent changes of one organization run side by side until that point."""
         described = describe(tx, audit)
         if not described:
-            return []
+            return
+        tx.buffer(_PENDING, (audit, described))
+        tx.before_commit(_PENDING, lambda: self._write(tx))
+
+    def _write(self, tx: Store) -> None:
+        by_org: dict[str, list[tuple[m.AuditEvent, Described]]] = {}
+        for audit, described in tx.info.pop(_PENDING, []):
+            by_org.setdefault(audit.org_id, []).extend((audit, item) for item in described)
         store = OutboxStore(tx)
-        org = tx.org(audit.org_id)
-        endpoints = list(store.endpoints(audit.org_id))
-        written = []
-        for item in described:
-            seq = store.next_seq(audit.org_id)
-            event = OutboxEvent(
-                org_id=audit.org_id,
-                seq=seq,
-                event_id=self.event_ids(),
-                type=item.type,
-                occurred_at=audit.at,
-                payload={
-                    "id": "",
-                    "type": item.type,
-                    "timestamp": iso(audit.at),
-                    "sequence": seq,
-                    "organization": {"id": audit.org_id, "slug": org.slug if org else None},
-                    "data": item.data,
-                },
-            )
-            event.payload["id"] = event.event_id
-            store.add(event)
-            store.flush()
-            for endpoint in endpoints:
-                if endpoint.wants(item.type):
-                    store.add(
-                        OutboxMessage(
-                            id=str(uuid.uuid4()),
-                            org_id=audit.org_id,
-                            kind=MessageKind.WEBHOOK,
-                            status=MessageStatus.PENDING,
-                            created_at=audit.at,
-                            next_attempt_at=audit.at,
-                            endpoint_id=endpoint.id,
-                            event_pk=event.id,
-                            seq=seq,
-                            event_type=item.type,
-                        )
+        for org_id, items in by_org.items():
+            org = tx.org(org_id)
+            endpoints = list(store.endpoints(org_id))
+            first = store.reserve_seqs(org_id, len(items)) - len(items) + 1
+            events = [self._event(org, audit, item, seq) for seq, (audit, item) in enumerate(items, first)]
+            store.insert_events(events)
+            if not endpoints:
+                continue
+            ids = store.event_ids(org_id, first, first + len(events) - 1)
+            store.insert_messages(
+                [
+                    OutboxMessage(
+                        id=str(uuid.uuid4()),
+                        org_id=org_id,
+                        kind=MessageKind.WEBHOOK,
+                        status=MessageStatus.PENDING,
+                        created_at=event.occurred_at,
+                        next_attempt_at=event.occurred_at,
+                        endpoint_id=endpoint.id,
+                        event_pk=ids[event.seq],
+                        seq=event.seq,
+                        event_type=event.type,
                     )
-            written.append(event)
-        return written
+                    for event in events
+                    for endpoint in endpoints
+                    if endpoint.wants(event.type)
+                ]
+            )
+
+    def _event(
+        self, org: m.Organization | None, audit: m.AuditEvent, item: Described, seq: int
+    ) -> OutboxEvent:
+        event_id = self.event_ids()
+        return OutboxEvent(
+            org_id=audit.org_id,
+            seq=seq,
+            event_id=event_id,
+            type=item.type,
+            occurred_at=audit.at,
+            payload={
+                "id": event_id,
+                "type": item.type,
+                "timestamp": iso(audit.at),
+                "sequence": seq,
+                "organization": {"id": audit.org_id, "slug": org.slug if org else None},
+                "data": item.data,
+            },
+        )
 
     def enqueue_invitation_email(
         self, tx: Store, org: m.Organization, invitation: m.Invitation, token: str

@@ -15,7 +15,7 @@ from typing import Any
 from gateway.domain import model as m
 from gateway.domain.errors import NotFound
 from gateway.storage.db import Database
-from gateway.storage.store import Store
+from gateway.storage.store import EXCLUSIVE, SHARE, Store
 
 Clock = Callable[[], datetime]
 
@@ -100,14 +100,19 @@ class ServiceBase:
             request_id=actor.request_id,
             details=details,
         )
-        tx.add(event)
+        tx.add_audit(event)
         self.publish(tx, "audit", event=event)
         return event
 
     @staticmethod
-    def locked_org(tx: Store, org_id: str) -> m.Organization:
-        """The organization row, locked for the rest of the transaction (serializes membership changes)."""
-        org = tx.org(org_id, lock=True)
+    def locked_org(tx: Store, org_id: str, *, exclusive: bool = False) -> m.Organization:
+        """The organization row, locked for the rest of the transaction.
+
+        Membership changes take it shared: they run side by side (uniqueness is the database's constraints'
+        job, and a change that can remove the last Admin also takes ``Store.lock_admin_changes``), while a
+        change of the organization itself (its mode, its settings, its credit balance) takes it exclusively,
+        waiting for every change in flight and making later ones wait and then see the new state."""
+        org = tx.org(org_id, lock=EXCLUSIVE if exclusive else SHARE)
         if org is None:
             raise NotFound("No such organization.", org_id=org_id)
         return org

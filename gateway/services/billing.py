@@ -66,7 +66,7 @@ class BillingService(ServiceBase):
     ) -> m.CreditEntry:
         credits = check_credit_amount(credits)
         with self.db.transaction() as tx:
-            self.locked_org(tx, org_id)
+            self.locked_org(tx, org_id, exclusive=True)
             member = self._active_member(tx, org_id, member_id)
             entry = m.CreditEntry(
                 new_id(), org_id, m.CreditKind.PURCHASE, credits, member.id, self.now(),
@@ -90,7 +90,7 @@ class BillingService(ServiceBase):
         """Usage by a member in one of their projects, drawn from the organization's balance (never below 0)."""
         credits = check_credit_amount(credits)
         with self.db.transaction() as tx:
-            self.locked_org(tx, org_id)
+            self.locked_org(tx, org_id, exclusive=True)
             project = self.found(tx.get(m.Project, org_id, project_id), "project")
             member = self._active_member(tx, org_id, member_id)
             if tx.project_membership(org_id, project.id, member.id) is None:

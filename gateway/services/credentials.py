@@ -9,6 +9,7 @@ from datetime import timedelta
 from gateway.domain import model as m
 from gateway.domain.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from gateway.services.base import ServiceBase, hash_token, new_id, same_hash
+from gateway.storage.store import Store
 
 ADMIN_KEY_PREFIX = "gwa"
 PROJECT_KEY_PREFIX = "gwp"
@@ -45,6 +46,17 @@ def _label(name: str | None, default: str) -> str:
 
 
 class CredentialService(ServiceBase):
+    def _touch_in(self, tx: Store, credential: m.ApiKey | m.ScimToken) -> None:
+        """``_touch`` inside a writing transaction; a reading one (a SCIM lookup) records the use afterwards
+        in a short transaction of its own, so that readers never take the write lock."""
+        if tx.write:
+            self._touch(credential)
+            return
+        now = self.now()
+        if credential.last_used_at is None or now - credential.last_used_at >= LAST_USE_RESOLUTION:
+            cls, obj_id = type(credential), credential.id
+            tx.defer(lambda later: later.record_last_use(cls, obj_id, now))
+
     def _touch(self, credential: m.ApiKey | m.ScimToken) -> None:
         """Record last use at most once per ``LAST_USE_RESOLUTION``, so a busy IdP does not write on every call."""
         now = self.now()
@@ -159,10 +171,11 @@ class CredentialService(ServiceBase):
     def authenticate_scim_token(self, token: str) -> tuple[m.Organization, m.ScimToken]:
         """The organization a SCIM bearer token belongs to. Tokens suspended by a switch to invitation mode
         authenticate (so the SCIM adapter can say *why* it refuses) but ``is_usable`` is false."""
-        with self.db.transaction() as tx:
-            record = tx.scim_token_by_hash(hash_token(token or ""))
+        with self.db.transaction(write=False) as tx:
+            # In a SCIM write's transaction the organization's shared lock comes with the token (one query).
+            found = tx.scim_token_with_org(hash_token(token or ""), lock_org=tx.write)
+            record = found[0] if found is not None else None
             if record is None or not same_hash(token, record.token_hash) or record.revoked_at is not None:
                 raise Unauthenticated("The SCIM token is unknown or revoked.")
-            org = self.found(tx.org(record.org_id), "organization")
-            self._touch(record)
-            return org, record
+            self._touch_in(tx, record)
+            return found[1], record  # type: ignore[index]

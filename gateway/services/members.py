@@ -4,11 +4,11 @@ and the SSO sign-in outcome (just-in-time creation) that the SAML and OIDC adapt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.domain import model as m
 from gateway.domain.errors import (
     AccountInOtherOrganization,
-    Conflict,
     DomainError,
     EmailBlocked,
     EmailTaken,
@@ -23,11 +23,23 @@ from gateway.domain.policy import (
     require_mode_allows,
 )
 from gateway.services.base import ServiceBase, new_id
+from gateway.storage.constraints import register_constraint_error
 from gateway.storage.store import Store
+
+UNREAD = object()
+"""``join(existing=...)`` when the caller has not read the member with that email yet."""
 
 ACCOUNT_ELSEWHERE = (
     "This email address already has an account in another organization. Every account belongs to one "
     "organization: the account must be migrated before it can join this one."
+)
+
+register_constraint_error(
+    ("uq_members_live_email", "members.email"), lambda: AccountInOtherOrganization(ACCOUNT_ELSEWHERE)
+)
+register_constraint_error(
+    ("uq_members_org_id_email", "members_org_id_email_key", "members.org_id, members.email"),
+    lambda: EmailTaken("A member with this email address already exists in this organization."),
 )
 
 
@@ -40,9 +52,11 @@ class Profile:
     family_name: str | None = None
     user_name: str | None = None
     external_id: str | None = None
+    attributes: dict[str, Any] | None = None
+    """Protocol attributes the core keeps but does not interpret (SCIM phone numbers, the enterprise extension)."""
 
     def apply(self, member: m.Member) -> None:
-        for name in ("display_name", "given_name", "family_name", "user_name", "external_id"):
+        for name in ("display_name", "given_name", "family_name", "user_name", "external_id", "attributes"):
             value = getattr(self, name)
             if value is not None:
                 setattr(member, name, value)
@@ -84,16 +98,19 @@ class MemberService(ServiceBase):
         path: m.JoinPath,
         actor: m.Actor,
         profile: Profile | None = None,
+        *,
+        existing: m.Member | object | None = UNREAD,
     ) -> m.Member:
         """Create the member (or bring a removed one back) and put them in the Default Project (rule 4).
 
-        The caller holds the organization lock and has already applied the mode policy for ``path``.
-        """
+        The caller holds the organization lock and has already applied the mode policy for ``path``; a caller
+        that already read the member with this email passes it as ``existing``. "One account, one
+        organization" is the database's to enforce (the live-email index), since joins of one email in two
+        organizations hold different locks."""
         email = normalize_email(email)
-        if tx.live_account_elsewhere(org.id, email) is not None:
-            raise AccountInOtherOrganization(ACCOUNT_ELSEWHERE)
         now = self.now()
-        member = tx.member_by_email(org.id, email)
+        member = tx.member_by_email(org.id, email) if existing is UNREAD else existing
+        assert member is None or isinstance(member, m.Member)
         restored = member is not None
         if member is None:
             member = m.Member(
@@ -107,6 +124,7 @@ class MemberService(ServiceBase):
                 updated_at=now,
             )
             tx.add(member)
+            tx.note_member_locked(member.id)
         elif member.status is not m.MemberStatus.REMOVED:
             raise EmailTaken("A member with this email address already exists in this organization.")
         else:
@@ -119,18 +137,13 @@ class MemberService(ServiceBase):
         if profile is not None:
             profile.apply(member)
         member.scim_linked = path is m.JoinPath.SCIM
-        try:
-            tx.flush(ACCOUNT_ELSEWHERE)
-        except Conflict as exc:
-            # Under the org lock only the cross-organization live-email index can refuse this write: another
-            # organization's join of the same email committed first (it takes a different lock).
-            raise AccountInOtherOrganization(ACCOUNT_ELSEWHERE) from exc
-        project = tx.default_project(org.id)
-        if tx.project_membership(org.id, project.id, member.id) is None:
-            tx.add(m.ProjectMembership(new_id(), org.id, project.id, member.id, now))
+        tx.flush()
+        project_id = tx.default_project_id(org.id)
+        if not restored or tx.project_membership(org.id, project_id, member.id) is None:
+            tx.add(m.ProjectMembership(new_id(), org.id, project_id, member.id, now))
         self.audit(
             tx, org.id, actor, "member.joined", member,
-            email=email, role=role.value, via=path.value, restored=restored, project_id=project.id,
+            email=email, role=role.value, via=path.value, restored=restored, project_id=project_id,
         )  # fmt: skip
         return member
 
@@ -149,11 +162,17 @@ class MemberService(ServiceBase):
 
     def provision(self, org_id: str, email: str, role: m.Role, actor: m.Actor, profile: Profile) -> m.Member:
         """SCIM create: link an existing member by email at the IdP's first push (never a duplicate), or join."""
+        return self.provision_member(org_id, email, role, actor, profile)[0]
+
+    def provision_member(
+        self, org_id: str, email: str, role: m.Role, actor: m.Actor, profile: Profile
+    ) -> tuple[m.Member, bool]:
+        """``provision``, also saying whether the member is a new one (not linked, not restored)."""
         email = normalize_email(email)
         with self.db.transaction() as tx:
             org = self.locked_org(tx, org_id)
             require_mode_allows(org, m.JoinPath.SCIM)
-            member = tx.member_by_email(org.id, email)
+            member, blocked = tx.member_and_block(org.id, email)
             if member is not None and member.status is not m.MemberStatus.REMOVED:
                 if member.scim_linked:
                     raise EmailTaken("A member with this email address is already provisioned.")
@@ -162,13 +181,14 @@ class MemberService(ServiceBase):
                 member.updated_at = self.now()
                 member.version += 1
                 self.audit(tx, org.id, actor, "member.linked", member, email=email, via="scim")
-                return member
-            if tx.is_blocked(org.id, email):
+                return member, False
+            if blocked:
                 raise EmailBlocked(
                     "An Admin of this organization blocked this email address, so it cannot be provisioned. "
                     "Unassign the person in the identity provider, or ask an Admin to unblock the address."
                 )
-            return self.join(tx, org, email, role, m.JoinPath.SCIM, actor, profile)
+            joined = self.join(tx, org, email, role, m.JoinPath.SCIM, actor, profile, existing=member)
+            return joined, member is None
 
     def sso_sign_in(
         self,
@@ -206,7 +226,7 @@ class MemberService(ServiceBase):
     def _sso_sign_in(
         self, org_id: str, email: str, actor: m.Actor, role: m.Role | None, profile: Profile | None
     ) -> SsoSignIn:
-        with self.db.transaction() as tx:
+        with self.db.transaction(savepoint=True) as tx:
             org = self.locked_org(tx, org_id)
             existing = tx.member_by_email(org.id, email)
             domain = tx.domain(email_domain(email))
@@ -230,6 +250,9 @@ class MemberService(ServiceBase):
         """Follow the IdP's group mapping, except that it never removes the organization's last Admin."""
         if member.role is role:
             return
+        if role is not m.Role.ADMIN and member.is_admin:
+            tx.lock_admin_changes(member.org_id)
+            member = tx.member_for_update(member.org_id, member.id) or member
         if role is not m.Role.ADMIN and member.is_admin and tx.count_active_admins(member.org_id) <= 1:
             self.audit(
                 tx,
@@ -266,19 +289,42 @@ class MemberService(ServiceBase):
                 list(tx.resources_created_by(org_id, member_id)),
             )
 
+    def projects_of(self, org_id: str, member_id: str) -> list[m.Project]:
+        with self.db.transaction(write=False) as tx:
+            return list(tx.projects_of_member(org_id, member_id))
+
     # -- changing ------------------------------------------------------------------------------------------
     def change_role(
         self, org_id: str, member_id: str, role: m.Role, actor: m.Actor, *, override: bool = False
     ) -> m.Member:
         with self.db.transaction() as tx:
             self.locked_org(tx, org_id)
-            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            member = self._member_to_change(tx, org_id, member_id, reduces_admins=role is not m.Role.ADMIN)
             if member.status is m.MemberStatus.REMOVED:
                 raise MemberInactive("This member was removed; their role cannot change.")
             if role is not m.Role.ADMIN:
-                ensure_keeps_an_admin(member, tx.count_active_admins(org_id), override)
+                self._keep_an_admin(tx, member, override)
             self._set_role(tx, member, role, actor, override=override)
             return member
+
+    def _member_to_change(self, tx: Store, org_id: str, member_id: str, *, reduces_admins: bool) -> m.Member:
+        """The member, row-locked for this change. A change that can leave the organization without an Admin
+        (``reduces_admins``, of a member who is an Admin) first takes the organization's admin-change lock, so
+        that counting the remaining Admins and changing this one cannot interleave with another such change;
+        the lock comes before the member's row, the order every such change uses."""
+        member = self.found(tx.get(m.Member, org_id, member_id), "member")
+        if reduces_admins and member.is_admin:
+            tx.lock_admin_changes(org_id)
+        member = self.found(tx.member_for_update(org_id, member_id), "member")
+        if reduces_admins and member.is_admin:
+            tx.lock_admin_changes(org_id)
+        return member
+
+    @staticmethod
+    def _keep_an_admin(tx: Store, member: m.Member, override: bool) -> None:
+        """Rule 7, counting the Admins only when the change is about one."""
+        if member.is_admin:
+            ensure_keeps_an_admin(member, tx.count_active_admins(member.org_id), override)
 
     def _set_role(self, tx: Store, member: m.Member, role: m.Role, actor: m.Actor, **details: object) -> None:
         if member.role is role:
@@ -310,11 +356,11 @@ class MemberService(ServiceBase):
         """Rule 5: revoke every project membership, end sessions, revoke API keys; resources stay."""
         with self.db.transaction() as tx:
             self.locked_org(tx, org_id)
-            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            member = self._member_to_change(tx, org_id, member_id, reduces_admins=True)
             if member.status is m.MemberStatus.REMOVED:
                 raise MemberInactive("This member was already removed.")
             if member.status is m.MemberStatus.ACTIVE:
-                ensure_keeps_an_admin(member, tx.count_active_admins(org_id), override)
+                self._keep_an_admin(tx, member, override)
             now = self.now()
             member.status = m.MemberStatus.REMOVED
             member.removed_at = now
@@ -326,7 +372,7 @@ class MemberService(ServiceBase):
                 project_access_revoked=tx.delete_project_memberships(org_id, member.id),
                 sessions_ended=tx.revoke_member_sessions(org_id, member.id, now),
                 api_keys_revoked=tx.revoke_member_api_keys(org_id, member.id, now),
-                resources_kept=len(tx.resources_created_by(org_id, member.id)),
+                resources_kept=tx.count_resources_created_by(org_id, member.id),
                 blocked=block and self._block(tx, org_id, member.email, actor),
             )
             self.audit(
@@ -343,12 +389,12 @@ class MemberService(ServiceBase):
         """Suspend: sessions end at once and API keys stop working; memberships are kept for ``restore``."""
         with self.db.transaction() as tx:
             self.locked_org(tx, org_id)
-            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            member = self._member_to_change(tx, org_id, member_id, reduces_admins=True)
             if member.status is m.MemberStatus.REMOVED:
                 raise MemberInactive("This member was removed; a removed member cannot be suspended.")
             ended = 0
             if member.status is m.MemberStatus.ACTIVE:
-                ensure_keeps_an_admin(member, tx.count_active_admins(org_id), override)
+                self._keep_an_admin(tx, member, override)
                 now = self.now()
                 member.status = m.MemberStatus.SUSPENDED
                 member.suspended_at = member.updated_at = now
@@ -358,12 +404,12 @@ class MemberService(ServiceBase):
                     tx, org_id, actor, "member.suspended", member,
                     email=member.email, sessions_ended=ended, override=override,
                 )  # fmt: skip
-            return AccessRevoked(member, 0, ended, 0, len(tx.resources_created_by(org_id, member.id)))
+            return AccessRevoked(member, 0, ended, 0, tx.count_resources_created_by(org_id, member.id))
 
     def restore(self, org_id: str, member_id: str, actor: m.Actor) -> m.Member:
         with self.db.transaction() as tx:
             self.locked_org(tx, org_id)
-            member = self.found(tx.get(m.Member, org_id, member_id), "member")
+            member = self._member_to_change(tx, org_id, member_id, reduces_admins=False)
             if member.status is m.MemberStatus.REMOVED:
                 raise MemberInactive("This member was removed; add them again instead of restoring.")
             if member.status is m.MemberStatus.SUSPENDED:

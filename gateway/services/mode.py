@@ -28,7 +28,7 @@ class ModeService(ServiceBase):
 
     def apply(self, org_id: str, target: m.MembershipMode, actor: m.Actor) -> ModeSwitchPlan:
         with self.db.transaction() as tx:
-            org = self.locked_org(tx, org_id)
+            org = self.locked_org(tx, org_id, exclusive=True)
             plan = self._plan(tx, org, target)
             if not plan.allowed:
                 raise ModeSwitchRefused(plan.refusal or "", from_mode=org.mode.value, to_mode=target.value)

@@ -97,7 +97,7 @@ class OrgService(ServiceBase):
 
     def set_multi_project(self, org_id: str, enabled: bool, actor: m.Actor) -> m.Organization:
         with self.db.transaction() as tx:
-            org = self.locked_org(tx, org_id)
+            org = self.locked_org(tx, org_id, exclusive=True)
             if org.multi_project != enabled:
                 org.multi_project = enabled
                 org.updated_at = self.now()

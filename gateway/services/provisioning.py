@@ -20,8 +20,14 @@ from gateway.domain.errors import AccountInOtherOrganization, Conflict, InvalidI
 from gateway.domain.policy import normalize_email, require_mode_allows
 from gateway.services.base import ServiceBase, new_id
 from gateway.services.members import ACCOUNT_ELSEWHERE, MemberService, Profile
+from gateway.storage.constraints import register_constraint_error
 from gateway.storage.scim_store import ScimStore
 from gateway.storage.store import Store
+
+register_constraint_error(
+    ("uq_members_org_user_name_live",),
+    lambda: Conflict("A user with this userName already exists.", field="userName"),
+)
 
 
 @dataclass(frozen=True)
@@ -117,14 +123,18 @@ class ProvisioningService(ServiceBase):
             )
 
     # -- users ---------------------------------------------------------------------------------------------
-    def get_user(self, org_id: str, member_id: str) -> UserView:
-        with self.db.transaction() as tx:
+    def get_user(self, org_id: str, member_id: str, *, for_change: bool = False) -> UserView:
+        """A user with its groups; ``for_change`` (a PATCH reading what it will write back in the same
+        transaction) locks the user's row instead and skips the groups, which a write reads back anyway."""
+        with self.db.transaction(write=for_change) as tx:
             store = ScimStore(tx)
-            member = self.found(store.user(org_id, member_id), "user")
+            member = self.found(store.user(org_id, member_id, lock=for_change), "user")
+            if for_change:
+                return UserView(member, [])
             return UserView(member, store.groups_of_members(org_id, [member.id])[member.id])
 
     def list_users(self, org_id: str, query: g.Query) -> tuple[list[UserView], int]:
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             store = ScimStore(tx)
             found, total = store.users(org_id, query)
             groups = store.groups_of_members(org_id, [u.id for u in found])
@@ -133,8 +143,6 @@ class ProvisioningService(ServiceBase):
     def create_user(self, org_id: str, record: UserRecord, actor: m.Actor) -> UserView:
         with self.db.transaction() as tx:
             org, store = self._open(tx, org_id)
-            if store.user_by_user_name(org.id, record.user_name) is not None:
-                raise Conflict(f"A user with userName {record.user_name!r} already exists.", field="userName")
             email = g.email_from_identity(record.emails, record.user_name) or g.placeholder_email(new_id())
             claimed = g.role_claim(record.roles) if record.roles is not None else None
             profile = Profile(
@@ -143,12 +151,35 @@ class ProvisioningService(ServiceBase):
                 record.family_name,
                 record.user_name,
                 record.external_id,
+                attributes=dict(record.attributes),
             )
-            member = self._members(tx).provision(
+            members = self._members(tx)
+            member, created = members.provision_member(
                 org.id, email, g.resolve_role(claimed, [], m.Role.MEMBER), actor, profile
             )
-            self._apply_user(tx, store, org, member, record, actor)
-            return UserView(member, store.groups_of_members(org.id, [member.id])[member.id])
+            if not created:
+                self._apply_user(tx, store, org, member, record, actor)
+                return UserView(member, store.groups_of_members(org.id, [member.id])[member.id])
+            # A new member: no addresses to replace, no groups for a mapping to decide a role from (the role
+            # resolved from the claim above is final), so nothing is read back.
+            store.set_user_emails(org.id, member.id, record.emails, replace=False)
+            if record.active is False:
+                members.suspend(org.id, member.id, actor)
+            self._written(tx, record)
+            return UserView(member, [])
+
+    @staticmethod
+    def _written(tx: Store, record: UserRecord) -> None:
+        """Send the user's rows now, so that a userName another live user holds (the database's unique index
+        decides, also between two concurrent requests) is refused here, naming it."""
+        try:
+            tx.flush()
+        except Conflict as exc:
+            if exc.details.get("field") == "userName":
+                raise Conflict(
+                    f"A user with userName {record.user_name!r} already exists.", field="userName"
+                ) from exc
+            raise
 
     def replace_user(
         self,
@@ -161,13 +192,11 @@ class ProvisioningService(ServiceBase):
     ) -> UserView:
         with self.db.transaction() as tx:
             org, store = self._open(tx, org_id)
-            member = self.found(store.user(org.id, member_id), "user")
+            member = self.found(store.user(org.id, member_id, lock=True), "user")
             self._check_version(member.version, if_version)
-            other = store.user_by_user_name(org.id, record.user_name)
-            if other is not None and other.id != member.id:
-                raise Conflict(f"A user with userName {record.user_name!r} already exists.", field="userName")
             self._apply_user(tx, store, org, member, record, actor)
             self.audit(tx, org.id, actor, "member.scim_updated", member, email=member.email, via="scim")
+            self._written(tx, record)
             return UserView(member, store.groups_of_members(org.id, [member.id])[member.id])
 
     def delete_user(
@@ -176,13 +205,27 @@ class ProvisioningService(ServiceBase):
         """SCIM DELETE: the member is removed (rule 5) and leaves every IdP group; resources stay."""
         with self.db.transaction() as tx:
             org, store = self._open(tx, org_id)
-            member = self.found(store.user(org.id, member_id), "user")
+            member = self.found(store.user(org.id, member_id, lock=True), "user")
             self._check_version(member.version, if_version)
             self._members(tx).remove(org.id, member.id, actor, source=m.RemovalSource.SCIM)
             store.remove_from_all_groups(org.id, member.id)
             store.set_user_emails(org.id, member.id, [])
 
     def _apply_user(
+        self,
+        tx: Store,
+        store: ScimStore,
+        org: m.Organization,
+        member: m.Member,
+        record: UserRecord,
+        actor: m.Actor,
+    ) -> None:
+        with tx.session.no_autoflush:
+            # Every change to the member goes out as one UPDATE at the end, not one per step.
+            self._apply_user_changes(tx, store, org, member, record, actor)
+        self._written(tx, record)
+
+    def _apply_user_changes(
         self,
         tx: Store,
         store: ScimStore,
@@ -203,7 +246,6 @@ class ProvisioningService(ServiceBase):
         member.updated_at = self.now()
         member.version += 1
         self._change_email(tx, org, member, g.email_from_identity(record.emails, record.user_name), actor)
-        tx.flush("This change conflicts with an existing user.")
         store.set_user_emails(org.id, member.id, record.emails)
         if record.active is False and member.status is m.MemberStatus.ACTIVE:
             members.suspend(org.id, member.id, actor)
@@ -249,7 +291,7 @@ class ProvisioningService(ServiceBase):
         if not member_ids:
             return
         has_mappings = bool(store.role_mappings(org_id))
-        mapped = store.mapped_roles(org_id, member_ids)
+        mapped = store.mapped_roles(org_id, member_ids) if has_mappings else {i: [] for i in member_ids}
         members = self._members(tx)
         for member_id in member_ids:
             member = tx.get(m.Member, org_id, member_id)

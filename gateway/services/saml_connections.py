@@ -550,7 +550,7 @@ class SamlConnectionService(ServiceBase):
     # -- sign-in state -----------------------------------------------------------------------------------
     def by_slug(self, slug: str) -> m.SsoConnection | None:
         """The SAML connection with this slug, or ``None`` (also for an OIDC connection's slug)."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(write=False) as tx:
             connection = tx.connection_by_slug(slug)
             if connection is None or connection.protocol is not m.ConnectionProtocol.SAML:
                 return None

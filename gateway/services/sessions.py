@@ -15,6 +15,10 @@ IDLE_TIMEOUT = timedelta(hours=8)
 ABSOLUTE_TIMEOUT = timedelta(hours=24)
 
 
+SEEN_RESOLUTION = timedelta(minutes=1)
+"""How often a session's ``last_seen_at`` (its idle timer) is written."""
+
+
 @dataclass(frozen=True)
 class SignedIn:
     session: m.WebSession
@@ -45,17 +49,20 @@ class SessionService(ServiceBase):
         if not token:
             return None
         now = self.now()
-        with self.db.transaction() as tx:
-            session = tx.web_session_by_hash(hash_token(token))
-            if session is None or session.org_id is None or session.member_id is None:
+        with self.db.transaction(write=False) as tx:
+            found = tx.member_session_by_hash(hash_token(token))
+            if found is None:
                 return None
-            if not session.is_valid_at(now, self.idle_timeout):
+            session, member, org = found
+            if not session.is_valid_at(now, self.idle_timeout) or member.status is not m.MemberStatus.ACTIVE:
                 return None
-            member = tx.get(m.Member, session.org_id, session.member_id)
-            org = tx.org(session.org_id)
-            if member is None or org is None or member.status is not m.MemberStatus.ACTIVE:
-                return None
-            session.last_seen_at = now
+            if session.last_seen_at is None or now - session.last_seen_at >= SEEN_RESOLUTION:
+                # The idle timer moves once a minute, not on every request (the timeout is hours).
+                if tx.write:
+                    session.last_seen_at = now
+                else:
+                    session_id = session.id
+                    tx.defer(lambda later: later.touch_web_session(session_id, now))
             return SignedIn(session, org, member)
 
     def start_identity(

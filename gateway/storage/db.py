@@ -1,41 +1,72 @@
-"""Engine and transactions. One ``Database`` per app; each use case runs in one ``transaction()``."""
+"""Engine and transactions. One ``Database`` per app; each use case runs in one ``transaction()``.
+
+A request an identity provider makes 100,000 times in a row (a SCIM create, a sign-in) should cost one
+transaction, not one per use case it calls. An adapter therefore opens a ``scope()`` around the request: every
+``transaction()`` inside it joins the scope's single transaction, which commits when the scope ends. A use case
+that raises rolls that transaction back at once, so the request's later use cases (a refusal's audit row)
+start a fresh one and nothing half-done is ever committed.
+
+Writes are buffered: the ORM flushes once, at commit, so the rows of one table go out as one multi-row
+``INSERT``. A uniqueness rule the database refuses at that point becomes the domain error registered for
+its constraint (``gateway.storage.constraints``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.errors import InvalidInput
+from gateway.storage.constraints import domain_error_for
 from gateway.storage.store import Store
 from gateway.storage.tables import map_entities, metadata
 
+_BEGIN_WRITE: ContextVar[bool] = ContextVar("gateway_begin_write", default=True)
+"""Read by SQLite's ``begin`` hook: take the write lock at once (``BEGIN IMMEDIATE``) or read a snapshot."""
 
-def _make_engine(url: str) -> sa.Engine:
+
+def _make_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-            # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _begin_immediate).
+            # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _begin).
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL survives a process crash; a power loss can lose the transactions
+            # committed since the last checkpoint (the README says so). FULL would fsync on every commit.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
-            # Take SQLite's write lock at the start so that check-then-write use cases (accepting an
-            # invitation while the mode flips) are serialized, as SELECT ... FOR UPDATE does on PostgreSQL.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+            # A writer takes SQLite's write lock at the start so that check-then-write use cases (accepting an
+            # invitation while the mode flips) are serialized, as the row locks do on PostgreSQL. A reader
+            # begins a snapshot that never blocks the writer (WAL).
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if _BEGIN_WRITE.get() else "BEGIN")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No ping on every checkout: a connection broken by a restart or failover raises a disconnect error, upon
+    # which SQLAlchemy invalidates the whole pool, so the next checkouts connect afresh. ``pool_recycle``
+    # retires connections before a proxy or server idle timeout can cut them.
+    return sa.create_engine(
+        url,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_use_lifo=True,
+    )
 
 
 UNSTORABLE = (
@@ -44,27 +75,153 @@ UNSTORABLE = (
 )
 
 
+@dataclass
+class _Scope:
+    """The transaction a request's use cases share (see the module docstring)."""
+
+    db: Database
+    write: bool
+    session: Session | None = None
+    store: Store | None = None
+    after_commit: list[Callable[[Store], None]] = field(default_factory=list)
+
+
+_SCOPE: ContextVar[_Scope | None] = ContextVar("gateway_tx_scope", default=None)
+
+
+def _raise_translated(exc: BaseException) -> None:
+    """Raise the domain error a storage failure stands for, if it stands for one."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        error = domain_error_for(exc)
+        if error is not None:
+            raise error from exc
+    if isinstance(exc, sa.exc.DataError | UnicodeEncodeError):
+        # Input the adapters let through but the database cannot hold (a NUL byte, an unpaired surrogate
+        # from a JSON escape, a value longer than its column): the caller's error, not a server fault.
+        raise InvalidInput(UNSTORABLE) from exc
+
+
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> None:
         map_entities()
         self.url = url
-        self.engine = _make_engine(url)
+        self.engine = _make_engine(url, pool_size, max_overflow)
+        self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
 
+    # -- units of work -------------------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Store]:
-        """A unit of work: commits when the block ends, rolls everything back if it raises."""
-        session: Session = self._sessions()
+    def scope(self, *, write: bool) -> Iterator[None]:
+        """Run every ``transaction()`` opened inside the block in one transaction, committed at its end.
+
+        ``write`` says whether the request changes anything (on SQLite a reader must not hold the write lock,
+        and a snapshot reader cannot safely start writing later). A scope inside a scope joins the outer one."""
+        if _SCOPE.get() is not None:
+            yield
+            return
+        scope = _Scope(self, write)
+        token = _SCOPE.set(scope)
         try:
-            with session.begin():
-                yield Store(session)
-        except (sa.exc.DataError, UnicodeEncodeError) as exc:
-            # Input the adapters let through but the database cannot hold (a NUL byte, an unpaired surrogate
-            # from a JSON escape, a value longer than its column): the caller's error, not a server fault.
-            raise InvalidInput(UNSTORABLE) from exc
+            yield
+            if scope.store is not None:
+                self._commit(scope.session, scope.store)  # type: ignore[arg-type]
+        finally:
+            _SCOPE.reset(token)
+            if scope.session is not None:
+                scope.session.close()
+        self._run_after_commit(scope.after_commit)
+
+    @contextmanager
+    def transaction(self, *, write: bool = True, savepoint: bool = False) -> Iterator[Store]:
+        """A unit of work: commits when the block ends, rolls everything back if it raises.
+
+        Inside a ``scope()`` it joins the scope's transaction instead, and a failure rolls that back; with
+        ``savepoint`` a failure rolls back only this block's work (a refused sign-in keeps the replay-cache
+        entry of the assertion it refused, written earlier in the request)."""
+        scope = _SCOPE.get()
+        if scope is not None and scope.db is self:
+            store = self._scope_store(scope, write)
+            if savepoint:
+                with self._savepoint(store) as inner:
+                    yield inner
+                return
+            try:
+                yield store
+            except BaseException as exc:
+                self._rollback_scope(scope)
+                _raise_translated(exc)
+                raise
+            return
+        session: Session = self._sessions()
+        store = self._begin(session, write)
+        try:
+            try:
+                yield store
+            except BaseException as exc:
+                session.rollback()
+                _raise_translated(exc)
+                raise
+            self._commit(session, store)
         finally:
             session.close()
+        self._run_after_commit(store.after_commit_work)
 
+    @contextmanager
+    def _savepoint(self, store: Store) -> Iterator[Store]:
+        nested = store.session.begin_nested()
+        mark = store.mark()
+        try:
+            yield store
+            nested.commit()
+        except BaseException as exc:
+            nested.rollback()
+            store.rewind(mark)
+            store.forget_locks()
+            _raise_translated(exc)
+            raise
+
+    def _scope_store(self, scope: _Scope, write: bool) -> Store:
+        if scope.store is None:
+            scope.session = scope.session or self._sessions()
+            scope.store = self._begin(scope.session, scope.write or write)
+        return scope.store
+
+    def _rollback_scope(self, scope: _Scope) -> None:
+        if scope.session is not None and scope.store is not None:
+            scope.session.rollback()
+            scope.after_commit.clear()
+        scope.store = None
+
+    def _begin(self, session: Session, write: bool) -> Store:
+        token = _BEGIN_WRITE.set(write)
+        try:
+            session.begin()
+            session.connection()
+        finally:
+            _BEGIN_WRITE.reset(token)
+        return Store(session, write=write, after_commit=self._after_commit_sink())
+
+    def _after_commit_sink(self) -> list[Callable[[Store], None]]:
+        scope = _SCOPE.get()
+        return scope.after_commit if scope is not None and scope.db is self else []
+
+    def _commit(self, session: Session, store: Store) -> None:
+        try:
+            store.run_before_commit()
+            session.commit()
+        except BaseException as exc:
+            session.rollback()
+            _raise_translated(exc)
+            raise
+
+    def _run_after_commit(self, work: list[Callable[[Store], None]]) -> None:
+        """Writes a read-only request asked for (recording a token's last use), each in its own transaction."""
+        while work:
+            job = work.pop(0)
+            with self.transaction() as tx:
+                job(tx)
+
+    # -- administration ------------------------------------------------------------------------------------
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))

@@ -25,6 +25,7 @@ from gateway.storage.outbox_tables import (
     invitation_expiry_notices,
     map_outbox_entities,
     outbox_cursors,
+    outbox_events,
 )
 from gateway.storage.store import Store
 
@@ -38,20 +39,44 @@ class OutboxStore:
     def add(self, obj: object) -> None:
         self.session.add(obj)
 
+    def insert_events(self, events: Sequence[OutboxEvent]) -> None:
+        """One multi-row insert (the rows need not come back as objects)."""
+        self.session.execute(
+            sa.insert(outbox_events),
+            [
+                {c: getattr(e, c) for c in ("org_id", "seq", "event_id", "type", "occurred_at", "payload")}
+                for e in events
+            ],
+        )
+
+    def event_ids(self, org_id: str, first_seq: int, last_seq: int) -> dict[int, int]:
+        """seq -> primary key of the organization's events numbered ``first_seq`` to ``last_seq``."""
+        rows = self.session.execute(
+            sa.select(outbox_events.c.seq, outbox_events.c.id).where(
+                outbox_events.c.org_id == org_id, outbox_events.c.seq.between(first_seq, last_seq)
+            )
+        )
+        return {int(seq): int(pk) for seq, pk in rows}
+
+    def insert_messages(self, messages: Sequence[OutboxMessage]) -> None:
+        if messages:
+            self.session.add_all(messages)
+
     def flush(self) -> None:
         self.session.flush()
 
     # -- events --------------------------------------------------------------------------------------------
-    def next_seq(self, org_id: str) -> int:
-        """The organization's next event number. The upsert keeps the cursor row locked until commit, so a
-        concurrent transaction of the same organization waits and numbers stay gapless and in commit order."""
+    def reserve_seqs(self, org_id: str, count: int = 1) -> int:
+        """Take the organization's next ``count`` event numbers and return the last of them. The upsert keeps
+        the cursor row locked until commit, so a concurrent transaction of the same organization waits and
+        numbers stay gapless and in commit order."""
         insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
         stmt = (
             insert(outbox_cursors)
-            .values(org_id=org_id, last_seq=1)
+            .values(org_id=org_id, last_seq=count)
             .on_conflict_do_update(
                 index_elements=[outbox_cursors.c.org_id],
-                set_={"last_seq": outbox_cursors.c.last_seq + 1},
+                set_={"last_seq": outbox_cursors.c.last_seq + count},
             )
             .returning(outbox_cursors.c.last_seq)
         )

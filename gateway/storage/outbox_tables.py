@@ -167,7 +167,7 @@ outbox_events = sa.Table(
 )
 
 # The last ``seq`` handed out per organization. Bumping it takes the row lock until commit, so concurrent
-# writers in one organization get their numbers in commit order (see ``OutboxStore.next_seq``).
+# writers in one organization get their numbers in commit order (see ``OutboxStore.reserve_seqs``).
 outbox_cursors = sa.Table(
     "outbox_cursors",
     metadata,

@@ -311,8 +311,11 @@ class ScimStore:
         self.dialect = bind.dialect.name
 
     # -- users ---------------------------------------------------------------------------------------------
-    def user(self, org_id: str, member_id: str) -> m.Member | None:
-        member = self.tx.get(m.Member, org_id, member_id)
+    def user(self, org_id: str, member_id: str, *, lock: bool = False) -> m.Member | None:
+        """A live member; ``lock`` takes its row lock (a write that checks the version it read)."""
+        member = (
+            self.tx.member_for_update(org_id, member_id) if lock else self.tx.get(m.Member, org_id, member_id)
+        )
         if member is None or member.status is m.MemberStatus.REMOVED:
             return None
         return member
@@ -336,13 +339,17 @@ class ScimStore:
         stmt = sa.select(m.Member).where(*where)
         return self._page(stmt, order, query)
 
-    def set_user_emails(self, org_id: str, member_id: str, emails: Sequence[dict[str, Any]]) -> None:
-        """Replace the indexed copy of a user's addresses (the representation lives in the attributes)."""
-        self.session.execute(
-            sa.delete(scim_user_emails).where(
-                scim_user_emails.c.org_id == org_id, scim_user_emails.c.member_id == member_id
+    def set_user_emails(
+        self, org_id: str, member_id: str, emails: Sequence[dict[str, Any]], *, replace: bool = True
+    ) -> None:
+        """Replace the indexed copy of a user's addresses (the representation lives in the attributes);
+        ``replace=False`` for a new user, who has none yet."""
+        if replace:
+            self.session.execute(
+                sa.delete(scim_user_emails).where(
+                    scim_user_emails.c.org_id == org_id, scim_user_emails.c.member_id == member_id
+                )
             )
-        )
         rows = [
             {
                 "id": str(uuid.uuid4()),

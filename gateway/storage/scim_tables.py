@@ -107,6 +107,16 @@ sa.Index("ix_scim_user_emails_org_value", scim_user_emails.c.org_id, sa.func.low
 
 # SCIM lookups on the core members table: `userName eq "..."` (case-insensitive) and `externalId eq "..."`.
 sa.Index("ix_members_org_user_name_ci", members.c.org_id, sa.func.lower(members.c.user_name))
+# userName is unique among an organization's live users (RFC 7643 "uniqueness": "server"), held by the database
+# so that two concurrent creates cannot both pass a check.
+sa.Index(
+    "uq_members_org_user_name_live",
+    members.c.org_id,
+    sa.func.lower(members.c.user_name),
+    unique=True,
+    sqlite_where=sa.text("status != 'removed'"),
+    postgresql_where=sa.text("status != 'removed'"),
+)
 sa.Index("ix_members_org_external_id", members.c.org_id, members.c.external_id)
 
 _MAPPINGS = [

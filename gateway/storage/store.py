@@ -7,7 +7,7 @@ email domain) and the cross-organization email check that enforces "one account,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -17,13 +17,98 @@ from sqlalchemy.orm import Session
 
 from gateway.domain import model as m
 from gateway.domain.errors import Conflict
+from gateway.storage.constraints import domain_error_for
+from gateway.storage.tables import audit_events
 
 T = TypeVar("T")
 
 
+SHARE = 1
+"""Lock strength for changes that may run side by side (joins, edits): PostgreSQL ``FOR SHARE``."""
+EXCLUSIVE = 2
+"""Lock strength for changes nothing may run beside (a mode switch): PostgreSQL ``FOR UPDATE``."""
+
+_AUDIT = "audit.pending"
+_AUDIT_COLUMNS = (
+    "org_id", "at", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id", "ip",
+    "request_id", "details",
+)  # fmt: skip
+
+_ADMIN_CHANGES = 0x61646D6E
+"""First key of the PostgreSQL advisory lock that serializes changes able to remove an org's last Admin."""
+
+
 class Store:
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        write: bool = True,
+        after_commit: list[Callable[[Store], None]] | None = None,
+    ) -> None:
         self.session = session
+        self.write = write
+        self.after_commit_work: list[Callable[[Store], None]] = (
+            after_commit if after_commit is not None else []
+        )
+        self.info: dict[str, Any] = {}
+        self._before_commit: dict[str, Callable[[], None]] = {}
+        self._org_locks: dict[str, int] = {}
+        self._orgs: dict[str, m.Organization] = {}
+        self._locked_members: set[str] = set()
+        self._admin_changes_locked: set[str] = set()
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def forget_locks(self) -> None:
+        """After a rollback to a savepoint: the locks taken since it are gone, so take them again if needed."""
+        self._org_locks.clear()
+        self._locked_members.clear()
+        self._admin_changes_locked.clear()
+
+    # -- transaction hooks ---------------------------------------------------------------------------------
+    def before_commit(self, key: str, work: Callable[[], None]) -> None:
+        """Run ``work`` once, just before this transaction commits (e.g. write the buffered outbox rows)."""
+        self._before_commit.setdefault(key, work)
+
+    def run_before_commit(self) -> None:
+        while self._before_commit:
+            key = next(iter(self._before_commit))
+            self._before_commit.pop(key)()
+
+    def buffer(self, key: str, item: object) -> None:
+        """Keep ``item`` in the named buffer a ``before_commit`` job writes (audit rows, outbox events)."""
+        self.info.setdefault(key, []).append(item)
+
+    def mark(self) -> dict[str, int]:
+        """Where the buffers stand, to ``rewind`` to when a savepoint rolls back."""
+        return {key: len(items) for key, items in self.info.items() if isinstance(items, list)}
+
+    def rewind(self, mark: dict[str, int]) -> None:
+        for key, items in self.info.items():
+            if isinstance(items, list):
+                del items[mark.get(key, 0) :]
+
+    def add_audit(self, event: m.AuditEvent) -> None:
+        """Record an audit event; the rows of one transaction are written together when it commits (one
+        multi-row insert, in the order they happened)."""
+        self.buffer(_AUDIT, event)
+        self.before_commit(_AUDIT, self._write_audit)
+
+    def _write_audit(self) -> None:
+        events: list[m.AuditEvent] = self.info.pop(_AUDIT, [])
+        if events:
+            self.session.execute(
+                sa.insert(audit_events),
+                [{name: getattr(e, name) for name in _AUDIT_COLUMNS} for e in events],
+            )
+
+    def defer(self, work: Callable[[Store], None]) -> None:
+        """Run ``work`` in a transaction of its own once this one has committed (a read-only request that
+        wants to record something, like a credential's last use, without taking the write lock)."""
+        self.after_commit_work.append(work)
 
     # -- generic -------------------------------------------------------------------------------------------
     def add(self, obj: object) -> None:
@@ -37,7 +122,8 @@ class Store:
         self.session.refresh(obj)
 
     def flush(self, conflict: str | None = None) -> None:
-        """Write pending changes now; a uniqueness violation becomes ``Conflict(conflict)``.
+        """Write pending changes now; a uniqueness violation becomes ``Conflict(conflict)`` or, without a
+        message, the error registered for its constraint (``gateway.storage.constraints``).
 
         The failed write rolls the whole transaction back, so the caller lets the ``Conflict`` propagate.
         (A savepoint cannot narrow this: ``begin_nested`` itself flushes pending changes before the
@@ -45,7 +131,9 @@ class Store:
         try:
             self.session.flush()
         except IntegrityError as exc:
-            raise Conflict(conflict or "This change conflicts with existing data.") from exc
+            if conflict is not None:
+                raise Conflict(conflict) from exc
+            raise domain_error_for(exc) or Conflict("This change conflicts with existing data.") from exc
 
     def get(self, cls: type[T], org_id: str, obj_id: str) -> T | None:
         obj = self.session.get(cls, obj_id)
@@ -59,12 +147,68 @@ class Store:
         return list(rows), int(total or 0)
 
     # -- organizations -------------------------------------------------------------------------------------
-    def org(self, org_id: str, *, lock: bool = False) -> m.Organization | None:
-        """The organization; ``lock`` takes a row lock so mode checks and writes happen atomically."""
-        stmt = sa.select(m.Organization).where(m.Organization.id == org_id)
-        if lock:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+    def org(self, org_id: str, *, lock: bool | int = False) -> m.Organization | None:
+        """The organization; ``lock`` (``SHARE`` or ``EXCLUSIVE``; ``True`` is exclusive) takes its row lock
+        so mode checks and writes happen atomically. A lock already held by this transaction is not taken
+        again, and an unlocked read comes from the transaction's identity map when it can."""
+        strength = EXCLUSIVE if lock is True else int(lock)
+        if not strength or self._org_locks.get(org_id, 0) >= strength or self.dialect == "sqlite":
+            # (A SQLite writer holds the database's write lock from BEGIN IMMEDIATE: what it reads is current.)
+            return self._keep(self._orgs.get(org_id) or self.session.get(m.Organization, org_id))
+        stmt = (
+            sa.select(m.Organization)
+            .where(m.Organization.id == org_id)
+            .with_for_update(read=strength == SHARE)
+            .execution_options(populate_existing=True)
+        )
+        org = self._keep(self.session.scalars(stmt).one_or_none())
+        if org is not None:
+            self._org_locks[org_id] = strength
+        return org
+
+    def _keep(self, org: m.Organization | None) -> m.Organization | None:
+        """Hold the organization for the rest of the transaction (the session's identity map holds objects
+        only as long as someone else does), so the steps of one request read it once."""
+        if org is not None:
+            self._orgs[org.id] = org
+        return org
+
+    def note_org_locked(self, org_id: str, strength: int) -> None:
+        """Record a lock on the organization row taken by a query of the caller's (e.g. with its token)."""
+        self._org_locks[org_id] = max(strength, self._org_locks.get(org_id, 0))
+
+    def member_for_update(self, org_id: str, member_id: str) -> m.Member | None:
+        """The member, its row locked for the rest of the transaction (concurrent edits of one member take
+        turns; edits of different members run side by side)."""
+        if member_id in self._locked_members or self.dialect == "sqlite":
+            return self.get(m.Member, org_id, member_id)
+        stmt = (
+            sa.select(m.Member)
+            .where(m.Member.id == member_id, m.Member.org_id == org_id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        member = self.session.scalars(stmt).one_or_none()
+        if member is not None:
+            self._locked_members.add(member_id)
+        return member
+
+    def note_member_locked(self, member_id: str) -> None:
+        """A member this transaction inserted: nobody else sees the row before commit, so it counts as locked."""
+        self._locked_members.add(member_id)
+
+    def lock_admin_changes(self, org_id: str) -> None:
+        """Serialize the changes that can leave the organization without an Admin (demoting, suspending,
+        removing one): on PostgreSQL a transaction-scoped advisory lock per organization, so counting the
+        Admins and changing one cannot interleave with another such change. Promotions and joins, which only
+        add Admins, do not take it. (SQLite serializes every writer already.)"""
+        if org_id in self._admin_changes_locked or self.dialect != "postgresql":
+            return
+        self.session.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:kind, hashtext(:org_id))"),
+            {"kind": _ADMIN_CHANGES, "org_id": org_id},
+        )
+        self._admin_changes_locked.add(org_id)
 
     def org_by_slug(self, slug: str) -> m.Organization | None:
         return self.session.scalars(
@@ -87,6 +231,24 @@ class Store:
         return self.session.scalars(
             sa.select(m.Member).where(m.Member.org_id == org_id, m.Member.email == email)
         ).one_or_none()
+
+    def member_and_block(self, org_id: str, email: str) -> tuple[m.Member | None, bool]:
+        """The member with this email (removed ones too) and whether an Admin blocked the address, in one
+        query (a SCIM create asks both)."""
+        blocked = (
+            sa.exists()
+            .where(m.BlockedEmail.org_id == org_id, m.BlockedEmail.email == email)
+            .correlate(None)
+            .label("blocked")
+        )
+        one = sa.select(sa.literal(1).label("one")).subquery("one")
+        stmt = (
+            sa.select(m.Member, blocked)
+            .select_from(one)
+            .outerjoin(m.Member, sa.and_(m.Member.org_id == org_id, m.Member.email == email))
+        )
+        member, is_blocked = self.session.execute(stmt).one()
+        return member, bool(is_blocked)
 
     def live_account_elsewhere(self, org_id: str, email: str) -> m.Member | None:
         """A live (not removed) member with this email in *another* organization, if any."""
@@ -160,6 +322,17 @@ class Store:
         ).all()
 
     # -- projects ------------------------------------------------------------------------------------------
+    _default_projects: dict[str, str] = {}
+    """org id -> its Default Project's id: created with the organization and never deleted, so it is safe to
+    remember across transactions and saves a query on every join."""
+
+    def default_project_id(self, org_id: str) -> str:
+        project_id = Store._default_projects.get(org_id)
+        if project_id is None:
+            project_id = self.default_project(org_id).id
+            Store._default_projects[org_id] = project_id
+        return project_id
+
     def default_project(self, org_id: str) -> m.Project:
         return self.session.scalars(
             sa.select(m.Project).where(m.Project.org_id == org_id, m.Project.is_default.is_(True))
@@ -217,6 +390,16 @@ class Store:
             stmt = stmt.where(m.Resource.created_by == created_by)
         return self._page(stmt.order_by(m.Resource.created_at, m.Resource.id), offset, limit)
 
+    def count_resources_created_by(self, org_id: str, member_id: str) -> int:
+        return int(
+            self.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(m.Resource)
+                .where(m.Resource.org_id == org_id, m.Resource.created_by == member_id)
+            )
+            or 0
+        )
+
     def resources_created_by(self, org_id: str, member_id: str) -> Sequence[m.Resource]:
         return self.session.scalars(
             sa.select(m.Resource)
@@ -265,6 +448,31 @@ class Store:
         return self.session.scalars(
             sa.select(m.ScimToken).where(m.ScimToken.token_hash == token_hash)
         ).one_or_none()
+
+    def scim_token_with_org(
+        self, token_hash: str, *, lock_org: bool
+    ) -> tuple[m.ScimToken, m.Organization] | None:
+        """The token and its organization in one query; ``lock_org`` also takes the organization's shared
+        lock (a SCIM write), so authenticating, checking the mode and writing cost one round trip less."""
+        stmt = (
+            sa.select(m.ScimToken, m.Organization)
+            .join(m.Organization, m.Organization.id == m.ScimToken.org_id)
+            .where(m.ScimToken.token_hash == token_hash)
+        )
+        if lock_org and self.dialect != "sqlite":
+            stmt = stmt.with_for_update(read=True, of=m.Organization.__table__).execution_options(
+                populate_existing=True
+            )
+        row = self.session.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        if lock_org:
+            self.note_org_locked(row[1].id, SHARE)
+        self._keep(row[1])
+        return row[0], row[1]
+
+    def record_last_use(self, cls: type[m.ScimToken] | type[m.ApiKey], obj_id: str, at: datetime) -> None:
+        self.session.execute(sa.update(cls).where(cls.id == obj_id).values(last_used_at=at))  # type: ignore[arg-type]
 
     def scim_tokens(self, org_id: str) -> Sequence[m.ScimToken]:
         return self.session.scalars(
@@ -330,6 +538,25 @@ class Store:
         return self.session.scalars(
             sa.select(m.WebSession).where(m.WebSession.token_hash == token_hash)
         ).one_or_none()
+
+    def member_session_by_hash(self, token_hash: str) -> tuple[m.WebSession, m.Member, m.Organization] | None:
+        """A member's session with the member and the organization, in one query (every signed-in page)."""
+        stmt = (
+            sa.select(m.WebSession, m.Member, m.Organization)
+            .join(m.Member, m.Member.id == m.WebSession.member_id)
+            .join(m.Organization, m.Organization.id == m.WebSession.org_id)
+            .where(m.WebSession.token_hash == token_hash, m.Member.org_id == m.WebSession.org_id)
+        )
+        row = self.session.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        self._keep(row[2])
+        return row[0], row[1], row[2]
+
+    def touch_web_session(self, session_id: str, at: datetime) -> None:
+        self.session.execute(
+            sa.update(m.WebSession).where(m.WebSession.id == session_id).values(last_seen_at=at)
+        )
 
     def revoke_member_sessions(self, org_id: str, member_id: str, now: datetime) -> int:
         result = self.session.execute(

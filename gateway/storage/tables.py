@@ -179,6 +179,7 @@ resources = sa.Table(
     sa.Column("created_by", sa.String(36), sa.ForeignKey("members.id"), nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_resources_project", "org_id", "project_id"),
+    sa.Index("ix_resources_creator", "org_id", "created_by"),
 )
 
 credit_entries = sa.Table(

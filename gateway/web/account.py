@@ -16,11 +16,12 @@ LOGOUT_HOOKS: list = []
 
 @bp.get("/me")
 def me() -> ResponseReturnValue:
-    signed_in = services().sessions.resolve(read_session_token() or "")
-    if signed_in is None:
-        return jsonify(error="not_signed_in", detail="No valid session; sign in first."), 401
-    member, org = signed_in.member, signed_in.org
-    projects = services().members.get(org.id, member.id).projects
+    with services().db.scope(write=False):
+        signed_in = services().sessions.resolve(read_session_token() or "")
+        if signed_in is None:
+            return jsonify(error="not_signed_in", detail="No valid session; sign in first."), 401
+        member, org = signed_in.member, signed_in.org
+        projects = services().members.projects_of(org.id, member.id)
     return jsonify(
         id=member.id,
         email=member.email,
