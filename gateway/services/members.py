@@ -228,12 +228,12 @@ class MemberService(ServiceBase):
     ) -> SsoSignIn:
         with self.db.transaction(savepoint=True) as tx:
             org = self.locked_org(tx, org_id)
-            existing = tx.member_by_email(org.id, email)
+            existing, blocked = tx.member_and_block(org.id, email)
             domain = tx.domain(email_domain(email))
             outcome = decide_sso_sign_in(
                 org,
                 existing,
-                blocked=tx.is_blocked(org.id, email),
+                blocked=blocked,
                 domain_verified=domain is not None and domain.verified and domain.org_id == org.id,
             )
             if outcome is JitOutcome.SIGN_IN:
@@ -242,7 +242,9 @@ class MemberService(ServiceBase):
                 if role is not None:
                     self._sync_role(tx, member, role, actor)
             else:
-                member = self.join(tx, org, email, role or m.Role.MEMBER, m.JoinPath.JIT, actor, profile)
+                member = self.join(
+                    tx, org, email, role or m.Role.MEMBER, m.JoinPath.JIT, actor, profile, existing=existing
+                )
             self.audit(tx, org.id, actor, "sign_in.succeeded", member, email=email, outcome=outcome.value)
             return SsoSignIn(member, outcome)
 

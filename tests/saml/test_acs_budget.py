@@ -1,0 +1,39 @@
+"""The work of a sign-in at the ACS, pinned as a budget: the signature and assertion checks touch no table, then
+one transaction holds the replay cache, the request id, the sign-in (or just-in-time creation), the session and
+their audit rows; only the connection is read before, in a short read of its own."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from saml_helpers import SamlSetup
+from saml_idp import post_acs, start_login
+from statement_counter import count_statements
+
+from gateway.services import Services
+
+JIT_SIGN_IN = (15, 2)
+RETURNING_SIGN_IN = (10, 2)
+
+
+def test_a_just_in_time_sign_in_costs_two_transactions(
+    client: FlaskClient, okta: SamlSetup, app_services: Services
+) -> None:
+    okta.sign_in(client, "warm@acme.test")  # the organization's Default Project is known from here on
+    request_id, relay = start_login(client, okta.slug, None)
+    xml = okta.response("ada@acme.test", in_response_to=request_id)
+    with count_statements(app_services.db.engine) as counted:
+        answer = post_acs(client, okta.slug, xml, relay)
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    counted.within(*JIT_SIGN_IN)
+
+
+def test_a_returning_member_signs_in_within_budget(
+    client: FlaskClient, okta: SamlSetup, app_services: Services
+) -> None:
+    assert okta.sign_in(client, "ada@acme.test").status_code == 303
+    request_id, relay = start_login(client, okta.slug, None)
+    xml = okta.response("ada@acme.test", in_response_to=request_id)
+    with count_statements(app_services.db.engine) as counted:
+        answer = post_acs(client, okta.slug, xml, relay)
+    assert answer.status_code == 303
+    counted.within(*RETURNING_SIGN_IN)

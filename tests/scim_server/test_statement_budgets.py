@@ -1,0 +1,127 @@
+"""The work each hot SCIM request costs, pinned as a budget of SQL statements and transactions (not a timing):
+an identity provider sends these 100,000 times in a row during a first sync. A change that makes one of them
+do more fails here with every statement it sent; lower a budget when a change makes a path cheaper.
+
+Each request is measured on an organization that already served one (its Default Project is known and the
+token's last use was just recorded, as during a sync)."""
+
+from __future__ import annotations
+
+import pytest
+from scimkit import ScimOrg, new_user
+from statement_counter import count_statements
+
+from gateway.services import Services
+
+
+def _engine(app_services: Services):  # type: ignore[no-untyped-def]
+    return app_services.db.engine
+
+
+def _user(name: str) -> dict:
+    return new_user(
+        f"{name}@acme.test",
+        name={"givenName": name.title(), "familyName": "Test"},
+        emails=[{"value": f"{name}@acme.test", "type": "work", "primary": True}],
+        active=True,
+    )
+
+
+@pytest.fixture
+def warm(acme: ScimOrg) -> str:
+    """A user already created (the first request of an organization also learns its Default Project)."""
+    response = acme.scim.post("/Users", _user("first"))
+    assert response.status_code == 201
+    return response.get_json()["id"]
+
+
+# (statements, transactions) per request
+CREATE = (9, 1)
+LOOKUP = (4, 1)
+GET = (3, 1)
+LIST_PAGE = (4, 1)
+PATCH_SUSPEND = (14, 1)
+PUT = (11, 1)
+DELETE = (13, 1)
+GROUP_CREATE = (12, 1)
+GROUP_ADD_MEMBER = (11, 1)
+
+
+def test_create_costs_one_transaction_and_few_statements(
+    acme: ScimOrg, warm: str, app_services: Services
+) -> None:
+    with count_statements(_engine(app_services)) as counted:
+        response = acme.scim.post("/Users", _user("ada"))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    counted.within(*CREATE)
+
+
+def test_user_name_lookup_budget(acme: ScimOrg, warm: str, app_services: Services) -> None:
+    with count_statements(_engine(app_services)) as counted:
+        response = acme.scim.get('/Users?filter=userName eq "first@acme.test"')
+    assert response.status_code == 200 and response.get_json()["totalResults"] == 1
+    counted.within(*LOOKUP)
+
+
+def test_get_budget(acme: ScimOrg, warm: str, app_services: Services) -> None:
+    with count_statements(_engine(app_services)) as counted:
+        response = acme.scim.get(f"/Users/{warm}")
+    assert response.status_code == 200
+    counted.within(*GET)
+
+
+def test_list_page_budget(acme: ScimOrg, warm: str, app_services: Services) -> None:
+    for name in ("bob", "cy", "dee"):
+        acme.scim.post("/Users", _user(name))
+    with count_statements(_engine(app_services)) as counted:
+        response = acme.scim.get("/Users?startIndex=2&count=2")
+    assert response.status_code == 200 and len(response.get_json()["Resources"]) == 2
+    counted.within(*LIST_PAGE)
+
+
+def test_patch_suspend_budget(acme: ScimOrg, warm: str, app_services: Services) -> None:
+    with count_statements(_engine(app_services)) as counted:
+        response = acme.scim.patch(f"/Users/{warm}", [{"op": "replace", "path": "active", "value": False}])
+    assert response.status_code == 200 and response.get_json()["active"] is False
+    counted.within(*PATCH_SUSPEND)
+
+
+def test_replace_budget(acme: ScimOrg, warm: str, app_services: Services) -> None:
+    body = _user("first")
+    body["displayName"] = "First Renamed"
+    with count_statements(_engine(app_services)) as counted:
+        response = acme.scim.put(f"/Users/{warm}", body)
+    assert response.status_code == 200 and response.get_json()["displayName"] == "First Renamed"
+    counted.within(*PUT)
+
+
+def test_delete_budget(acme: ScimOrg, warm: str, app_services: Services) -> None:
+    with count_statements(_engine(app_services)) as counted:
+        response = acme.scim.delete(f"/Users/{warm}")
+    assert response.status_code == 204
+    counted.within(*DELETE)
+
+
+def test_group_create_and_member_add_budgets(acme: ScimOrg, warm: str, app_services: Services) -> None:
+    other = acme.scim.post("/Users", _user("bob")).get_json()["id"]
+    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering"}
+    with count_statements(_engine(app_services)) as created:
+        response = acme.scim.post("/Groups", {**group, "members": [{"value": warm}]})
+    assert response.status_code == 201
+    created.within(*GROUP_CREATE)
+    group_id = response.get_json()["id"]
+    with count_statements(_engine(app_services)) as added:
+        response = acme.scim.patch(
+            f"/Groups/{group_id}", [{"op": "add", "path": "members", "value": [{"value": other}]}]
+        )
+    assert response.status_code == 204
+    added.within(*GROUP_ADD_MEMBER)
+
+
+def test_a_refused_create_writes_nothing_and_still_costs_one_transaction(
+    acme: ScimOrg, warm: str, app_services: Services
+) -> None:
+    with count_statements(_engine(app_services)) as counted:
+        response = acme.scim.post("/Users", _user("first"))
+    assert response.status_code == 409
+    counted.within(statements=6, transactions=1)

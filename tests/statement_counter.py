@@ -1,0 +1,57 @@
+"""Count the SQL a piece of code costs, like Django's ``assertNumQueries``: the statements sent to the database
+(transaction control such as ``BEGIN``/``COMMIT``/``SAVEPOINT`` left out, since drivers send it differently) and
+the transactions begun. Tests pin a budget with it; a change that makes a hot path do more fails, naming every
+statement it sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@dataclass
+class Counted:
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def report(self) -> str:
+        lines = "\n".join(f"  {i + 1}. {s}" for i, s in enumerate(self.statements))
+        return f"{len(self.statements)} statements in {self.transactions} transaction(s):\n{lines}"
+
+    def within(self, statements: int, transactions: int | None = None) -> None:
+        """Fail unless the code stayed within the budget."""
+        assert len(self.statements) <= statements, f"over the budget of {statements}: {self.report()}"
+        if transactions is not None:
+            assert self.transactions <= transactions, (
+                f"over the budget of {transactions} transaction(s): {self.report()}"
+            )
+
+
+@contextmanager
+def count_statements(engine: sa.Engine) -> Iterator[Counted]:
+    counted = Counted()
+
+    def on_execute(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        text = " ".join(statement.split())
+        if not text.upper().startswith(_CONTROL):
+            counted.statements.append(text[:160])
+
+    def on_begin(_conn) -> None:  # type: ignore[no-untyped-def]
+        counted.transactions += 1
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "begin", on_begin)
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "begin", on_begin)
