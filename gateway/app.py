@@ -43,7 +43,7 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.is_production,
         JSON_SORT_KEYS=False,
     )
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size=settings.pool_size, max_overflow=5)
     services = Services(
         db,
         clock=clock,

@@ -10,4 +10,4 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 forwarded_allow_ips = "127.0.0.1"
-threads = 4
+threads = 4  # overridden by `gateway serve --threads` from the settings

@@ -31,8 +31,21 @@ class Settings:
     session_idle_minutes: int = 480
     session_absolute_minutes: int = 1440
     bind: str = "127.0.0.1:8000"
-    workers: int = 2
+    workers: int = 0
+    threads: int = 4
+    db_pool_size: int = 0
     demo_idp: int = 0
+
+    @property
+    def worker_count(self) -> int:
+        """gunicorn workers: ``workers``, or one per CPU core (at least two) when it is 0."""
+        return self.workers or max(2, os.cpu_count() or 1)
+
+    @property
+    def pool_size(self) -> int:
+        """Database connections per process: ``db_pool_size``, or one per request thread plus one for work
+        done after a response (recording a credential's last use) when it is 0."""
+        return self.db_pool_size or self.threads + 1
 
     @property
     def is_production(self) -> bool:

@@ -36,7 +36,9 @@ def serve(bind: str | None, workers: int | None) -> None:
         "--bind",
         bind or settings.bind,
         "--workers",
-        str(workers or settings.workers),
+        str(workers or settings.worker_count),
+        "--threads",
+        str(settings.threads),
         "gateway.wsgi:app",
     ]
     run()

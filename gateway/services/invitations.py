@@ -69,6 +69,7 @@ class InvitationService(ServiceBase):
 
     def _pending(self, tx: Store, org_id: str, invitation_id: str) -> m.Invitation:
         invitation: m.Invitation = self.found(tx.get(m.Invitation, org_id, invitation_id), "invitation")
+        tx.refresh(invitation, lock=True)
         if invitation.status is not m.InvitationStatus.PENDING:
             raise InvitationInvalid(f"This invitation is {invitation.status.value}, not pending.")
         return invitation
@@ -119,7 +120,7 @@ class InvitationService(ServiceBase):
             org_id = self._by_token(tx, token).org_id
             org = self.locked_org(tx, org_id)
             invitation = self._by_token(tx, token)
-            tx.refresh(invitation)
+            tx.refresh(invitation, lock=True)
             check_invitation_acceptable(org, invitation, verified_email, self.now())
             member = self.members.join(
                 tx, org, invitation.email, invitation.role, m.JoinPath.INVITATION, actor

@@ -109,7 +109,10 @@ class MemberService(ServiceBase):
         organizations hold different locks."""
         email = normalize_email(email)
         now = self.now()
-        member = tx.member_by_email(org.id, email) if existing is UNREAD else existing
+        if existing is UNREAD:
+            tx.lock_email(org.id, email)
+            existing = tx.member_by_email(org.id, email)
+        member = existing
         assert member is None or isinstance(member, m.Member)
         restored = member is not None
         if member is None:
@@ -152,9 +155,10 @@ class MemberService(ServiceBase):
         email = normalize_email(email)
         with self.db.transaction() as tx:
             org = self.locked_org(tx, org_id)
+            tx.lock_email(org.id, email)
             member = tx.member_by_email(org.id, email)
             if member is None or member.status is m.MemberStatus.REMOVED:
-                return self.join(tx, org, email, m.Role.ADMIN, m.JoinPath.ADMIN, actor)
+                return self.join(tx, org, email, m.Role.ADMIN, m.JoinPath.ADMIN, actor, existing=member)
             if member.status is m.MemberStatus.SUSPENDED:
                 raise MemberInactive("This member is suspended; restore them before making them an Admin.")
             self._set_role(tx, member, m.Role.ADMIN, actor)

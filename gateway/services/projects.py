@@ -41,7 +41,7 @@ class ProjectService(ServiceBase):
 
     def _member_and_project(self, tx: Store, org_id: str, project_id: str, member_id: str):  # type: ignore[no-untyped-def]
         project = self.found(tx.get(m.Project, org_id, project_id), "project")
-        member = self.found(tx.get(m.Member, org_id, member_id), "member")
+        member = self.found(tx.member_for_share(org_id, member_id), "member")
         return project, member
 
     def add_member(self, org_id: str, project_id: str, member_id: str, actor: m.Actor) -> m.ProjectMembership:

@@ -35,6 +35,8 @@ _AUDIT_COLUMNS = (
 )  # fmt: skip
 
 _ADMIN_CHANGES = 0x61646D6E
+_EMAIL_JOINS = 0x6A6F696E
+"""First key of the PostgreSQL advisory lock that serializes the joins of one email in one organization."""
 """First key of the PostgreSQL advisory lock that serializes changes able to remove an org's last Admin."""
 
 
@@ -117,9 +119,10 @@ class Store:
     def delete(self, obj: object) -> None:
         self.session.delete(obj)
 
-    def refresh(self, obj: object) -> None:
-        """Re-read ``obj`` from the database (after taking a lock, to see what committed meanwhile)."""
-        self.session.refresh(obj)
+    def refresh(self, obj: object, *, lock: bool = False) -> None:
+        """Re-read ``obj`` from the database (after taking a lock, to see what committed meanwhile); ``lock``
+        also locks its row, so that two changes of one object (two accepts of one invitation) take turns."""
+        self.session.refresh(obj, with_for_update=True if lock and self.dialect != "sqlite" else None)
 
     def flush(self, conflict: str | None = None) -> None:
         """Write pending changes now; a uniqueness violation becomes ``Conflict(conflict)`` or, without a
@@ -193,6 +196,30 @@ class Store:
             self._locked_members.add(member_id)
         return member
 
+    def member_for_share(self, org_id: str, member_id: str) -> m.Member | None:
+        """The member, its row locked shared: a change that depends on the member staying as it is (a resource
+        they create, a project they join) waits for a removal in flight, and a removal waits for it."""
+        if member_id in self._locked_members or self.dialect == "sqlite":
+            return self.get(m.Member, org_id, member_id)
+        stmt = (
+            sa.select(m.Member)
+            .where(m.Member.id == member_id, m.Member.org_id == org_id)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def lock_email(self, org_id: str, email: str) -> None:
+        """Serialize the joins of one email address in one organization (a SCIM push racing the person's first
+        SSO sign-in): on PostgreSQL a transaction-scoped advisory lock, taken before the member is looked up,
+        so the second sees the first's member instead of colliding with it. (SQLite serializes writers.)"""
+        if self.dialect != "postgresql":
+            return
+        self.session.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
+            {"kind": _EMAIL_JOINS, "key": f"{org_id}:{email}"},
+        )
+
     def note_member_locked(self, member_id: str) -> None:
         """A member this transaction inserted: nobody else sees the row before commit, so it counts as locked."""
         self._locked_members.add(member_id)
@@ -234,7 +261,7 @@ class Store:
 
     def member_and_block(self, org_id: str, email: str) -> tuple[m.Member | None, bool]:
         """The member with this email (removed ones too) and whether an Admin blocked the address, in one
-        query (a SCIM create asks both)."""
+        query (a SCIM create asks both), after taking the email's join lock (``lock_email``)."""
         blocked = (
             sa.exists()
             .where(m.BlockedEmail.org_id == org_id, m.BlockedEmail.email == email)
@@ -247,6 +274,7 @@ class Store:
             .select_from(one)
             .outerjoin(m.Member, sa.and_(m.Member.org_id == org_id, m.Member.email == email))
         )
+        self.lock_email(org_id, email)
         member, is_blocked = self.session.execute(stmt).one()
         return member, bool(is_blocked)
 

@@ -35,8 +35,9 @@ def warm(acme: ScimOrg) -> str:
     return response.get_json()["id"]
 
 
-# (statements, transactions) per request
-CREATE = (9, 1)
+# (statements, transactions) per request; where PostgreSQL differs, the extra statement is the advisory lock
+# that serializes the joins of one email (``Store.lock_email``), which SQLite's single writer does not need.
+CREATE = ({"sqlite": 9, "postgresql": 10}, 1)
 LOOKUP = (4, 1)
 GET = (3, 1)
 LIST_PAGE = (4, 1)
