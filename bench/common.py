@@ -33,7 +33,8 @@ STORES = ("sqlite", "postgresql")
 
 # The gunicorn settings every server of the side-by-side runs gets: the same worker model and count.
 GUNICORN_WORKERS = 2
-GUNICORN_ARGS = ["--worker-class", "sync", "--timeout", "60", "--log-level", "warning"]
+# A long worker timeout: a big Bulk request or group PATCH on a loaded machine must not be cut off.
+GUNICORN_ARGS = ["--worker-class", "sync", "--timeout", "600", "--log-level", "warning"]
 
 
 def log(message: str) -> None:
@@ -291,7 +292,9 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "commit": commit + (" (with uncommitted changes)" if dirty.strip() else ""),
         "branch": _first_line(["git", "rev-parse", "--abbrev-ref", "HEAD"]),
-        "wrk": " ".join(_first_line(["wrk", "--version"]).split()[:2]) if _has("wrk") else "wrk not installed",
+        "wrk": " ".join(_first_line(["wrk", "--version"]).split()[:2])
+        if _has("wrk")
+        else "wrk not installed",
         "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 

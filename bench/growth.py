@@ -71,7 +71,7 @@ class Org:
         if to <= start:
             return 0.0
         started = time.perf_counter()
-        ids, chunk_rates = bulk_create(self.base, self.token, [_name(i) for i in range(start, to)], 500, 2)
+        ids, chunk_rates = bulk_create(self.base, self.token, [_name(i) for i in range(start, to)], 100, 2)
         self.ids.extend(ids)
         rates.extend(chunk_rates)
         self.spare.extend(range(start, to))

@@ -40,14 +40,15 @@ def _end(part: str) -> str:
     return f"<!-- bench:{part}:end -->"
 
 
-def section(part: str, body: str, info: dict[str, str], command: str, seconds: float) -> str:
+def section(part: str, body: str, info: dict[str, str], command: str, seconds: float, note: str = "") -> str:
     machine = (
         f"Run {info['date']} on commit `{info['commit']}` (branch `{info['branch']}`): `nproc` {info['nproc']}, "
         f"{info['cpu']}, {info['memory']} RAM, Linux `{info['kernel']}`, Python {info['python']}, {info['wrk']}; "
         f"load average before {info['load']}, after {info['load_after']}. Command: `{command.strip()}` "
         f"(this part took {seconds:.0f} s)."
     )
-    return f"{_start(part)}\n### {TITLES[part]}\n\n{machine}\n\n{body.strip()}\n{_end(part)}\n"
+    lead = f"**{note.strip()}**\n\n" if note.strip() else ""
+    return f"{_start(part)}\n### {TITLES[part]}\n\n{lead}{machine}\n\n{body.strip()}\n{_end(part)}\n"
 
 
 def write(path: Path, part: str, text: str) -> None:
@@ -198,7 +199,7 @@ def growth(results: list) -> str:  # type: ignore[type-arg]
     from growth import BASELINE, OPERATIONS
 
     out = [
-        "One organization grown over SCIM Bulk (500 users a request, 2 at a time) while served by gunicorn "
+        "One organization grown over SCIM Bulk (100 users a request, 2 at a time) while served by gunicorn "
         f"(2 sync workers); at {BASELINE:,} members and at the full size every operation runs the same number "
         "of times, one after the other over HTTP; medians in ms, ratio = full size / baseline (target ≤ 1.5x). "
         "PATCH and DELETE each act on a different member.",

@@ -21,13 +21,14 @@ import argparse
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import report
-from common import CHILDREN, DEFAULT_POSTGRES_URL, ROOT, STORES, install_signal_handlers, log, machine
+from common import CHILDREN, DEFAULT_POSTGRES_URL, ROOT, STORES, install_signal_handlers, log, machine, tail
 
 PARTS = ("scim", "acs", "sync", "growth", "profile")
 QUICK = {
@@ -84,6 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--docs", type=Path, default=ROOT / "docs" / "benchmarks.md", help="where results are written"
     )
     p.add_argument("--no-docs", action="store_true", help="print the results only")
+    p.add_argument(
+        "--note", default="", help="a sentence put at the top of every block written (e.g. what code ran)"
+    )
     args = p.parse_args(argv)
     if args.quick:
         given = set(argv if argv is not None else sys.argv[1:])
@@ -105,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{info['nproc']} CPUs ({info['cpu']}), kernel {info['kernel']}, commit {info['commit']}, load {info['load']}"
     )
     started = time.monotonic()
+    failed: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
             workdir = Path(tmp)
@@ -112,9 +117,21 @@ def main(argv: list[str] | None = None) -> int:
                 part_dir = workdir / part
                 part_dir.mkdir()
                 t0 = time.monotonic()
-                block = RUNNERS[part](args, part_dir)
+                try:
+                    block = RUNNERS[part](args, part_dir)
+                except Exception as error:  # one part failing must not hide the others' results
+                    failed.append(part)
+                    block = f"**This part failed**: `{type(error).__name__}: {str(error)[:600]}`"
+                    log(f"{part} FAILED: {error!r}")
+                    traceback.print_exc()
+                    for logfile in sorted(part_dir.rglob("*.log")):
+                        log(f"--- last lines of {logfile.name} ---\n{tail(logfile)}")
+                finally:
+                    CHILDREN.stop_all()
                 seconds = time.monotonic() - t0
-                text = report.section(part, block, info | {"load_after": machine()["load"]}, command, seconds)
+                text = report.section(
+                    part, block, info | {"load_after": machine()["load"]}, command, seconds, args.note
+                )
                 print(text, flush=True)
                 if not args.no_docs:
                     report.write(args.docs, part, text)
@@ -124,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         CHILDREN.stop_all()
-    log(f"all done in {time.monotonic() - started:.0f} s")
-    return 0
+    log(
+        f"all done in {time.monotonic() - started:.0f} s"
+        + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    )
+    return 1 if failed else 0
 
 
 def run_scim(args: argparse.Namespace, workdir: Path) -> str:

@@ -42,7 +42,7 @@ def check(response: requests.Response, *expected: int) -> requests.Response:
 
 
 def bulk_create(
-    base: str, token: str, names: list[str], chunk: int = 500, parallel: int = 2
+    base: str, token: str, names: list[str], chunk: int = 100, parallel: int = 2
 ) -> tuple[list[str], list[float]]:
     """Create ``names`` through ``POST /Bulk``, ``chunk`` users a request, ``parallel`` requests at a time.
     Returns the ids in the order of ``names`` and the users/s of each request."""

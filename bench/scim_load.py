@@ -9,10 +9,10 @@ import os
 import shutil
 import subprocess
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from common import (
     BENCH,
     Gateway,
@@ -27,7 +27,7 @@ THREADS = 2
 CONNECTIONS = 16
 DOMAIN = "bench.example"
 PEER_TOKEN = "bench-peer-token"
-SCENARIOS = ("create", "lookup")
+SCENARIOS = ("lookup", "create")
 
 
 @dataclass
@@ -101,64 +101,59 @@ def wrk(port: int, mode: str, base: str, token: str, lookups: int, seconds: floa
     )
 
 
-def drive(name: str, port: int, base: str, token: str, lookups: int, seconds: float) -> dict[str, Load]:
-    """Lookups first (on the seeded population), then creates; each after a one-second warm-up."""
-    results = {}
-    for mode in ("lookup", "create"):
-        wrk(port, mode, base, token, lookups, 1)
-        results[mode] = load = wrk(port, mode, base, token, lookups, seconds)
-        log(
-            f"{name} {mode}: {load.rps:.0f} req/s, p50 {load.p50_ms:.1f} ms, non-2xx {load.non2xx}, "
-            f"misses {load.misses}, socket errors {load.socket_errors}"
-            + (f"; e.g. {load.samples[:200]}" if load.samples else "")
-        )
-    return results
+@dataclass
+class Target:
+    """One server under test: where it listens and how a client talks to it."""
+
+    name: str
+    port: int
+    base: str
+    token: str
 
 
-def run_peers(workdir: Path, seconds: float, lookups: int) -> dict[str, dict[str, Load]]:
-    results = {}
-    env = dict(
-        os.environ, BENCH_PEER_LOOKUP_USERS=str(lookups), BENCH_PEER_TOKEN=PEER_TOKEN, BENCH_DOMAIN=DOMAIN
-    )
-    port = free_port()
-    log(f"scim2-server peer on 127.0.0.1:{port} ({lookups} lookup users in each worker)")
-    with gunicorn("peer_app:app", port, env, workdir / "peer.log"):
-        probe = session(PEER_TOKEN).get(
-            f"http://127.0.0.1:{port}/v2/Users", params={"filter": f'userName eq "lookup0@{DOMAIN}"'}
-        )
-        if check(probe, 200).json().get("totalResults") != 1:
-            raise RuntimeError(f"peer lookup probe found nobody: {probe.text[:300]}")
-        results["peer"] = drive("peer", port, "/v2", PEER_TOKEN, lookups, seconds)
-    port = free_port()
-    log(f"bare Flask endpoint on 127.0.0.1:{port}")
-    with gunicorn("bare_app:app", port, dict(os.environ), workdir / "bare.log"):
-        results["bare"] = drive("bare", port, "/scim/v2", "none", lookups, seconds)
-    return results
-
-
-def run_gateway(store: str, workdir: Path, seconds: float, lookups: int) -> dict[str, Load]:
-    with temp_database(store, workdir) as url:
-        port = free_port()
-        gw = Gateway.prepare(url, workdir, port)
-        org = gw.seed_org(domain=DOMAIN)
-        with gunicorn("gateway.wsgi:app", port, gw.env, workdir / f"gateway-{store}.log"):
-            base = f"http://127.0.0.1:{port}/scim/v2"
-            log(f"gateway on {store}, 127.0.0.1:{port}: creating {lookups} lookup users over Bulk")
-            bulk_create(base, org.scim_token, [f"lookup{i}@{DOMAIN}" for i in range(lookups)])
-            probe = session(org.scim_token).get(
-                f"{base}/Users", params={"filter": f'userName eq "lookup0@{DOMAIN}"'}
-            )
-            if check(probe, 200).json().get("totalResults") != 1:
-                raise RuntimeError(f"gateway lookup probe found nobody: {probe.text[:300]}")
-            return drive(f"gateway/{store}", port, "/scim/v2", org.scim_token, lookups, seconds)
+def _probe(url: str, token: str) -> None:
+    answer = check(session(token).get(url, params={"filter": f'userName eq "lookup0@{DOMAIN}"'}), 200)
+    if answer.json().get("totalResults") != 1:
+        raise RuntimeError(f"lookup probe at {url} found nobody: {answer.text[:300]}")
 
 
 def run(stores: list[str], workdir: Path, seconds: float, lookups: int) -> dict[str, dict[str, Load]]:
-    results = run_peers(workdir, seconds, lookups)
-    for store in stores:
-        try:
-            results[store] = run_gateway(store, workdir, seconds, lookups)
-        except (RuntimeError, requests.RequestException) as error:
-            log(f"gateway on {store} failed: {error}")
-            raise
+    """Start every server first, then run each scenario on all of them back to back (lookups first, on the
+    seeded population, then creates), so that the ratios compare runs minutes apart at most, on a machine
+    whose other load changes."""
+    targets: list[Target] = []
+    with ExitStack() as stack:
+        env = dict(
+            os.environ, BENCH_PEER_LOOKUP_USERS=str(lookups), BENCH_PEER_TOKEN=PEER_TOKEN, BENCH_DOMAIN=DOMAIN
+        )
+        port = free_port()
+        log(f"scim2-server peer on 127.0.0.1:{port} ({lookups} lookup users in each worker)")
+        stack.enter_context(gunicorn("peer_app:app", port, env, workdir / "peer.log"))
+        _probe(f"http://127.0.0.1:{port}/v2/Users", PEER_TOKEN)
+        targets.append(Target("peer", port, "/v2", PEER_TOKEN))
+        port = free_port()
+        log(f"bare Flask endpoint on 127.0.0.1:{port}")
+        stack.enter_context(gunicorn("bare_app:app", port, dict(os.environ), workdir / "bare.log"))
+        targets.append(Target("bare", port, "/scim/v2", "none"))
+        for store in stores:
+            url = stack.enter_context(temp_database(store, workdir))
+            port = free_port()
+            gw = Gateway.prepare(url, workdir, port)
+            org = gw.seed_org(domain=DOMAIN)
+            stack.enter_context(gunicorn("gateway.wsgi:app", port, gw.env, workdir / f"gateway-{store}.log"))
+            base = f"http://127.0.0.1:{port}/scim/v2"
+            log(f"gateway on {store}, 127.0.0.1:{port}: creating {lookups} lookup users over Bulk")
+            bulk_create(base, org.scim_token, [f"lookup{i}@{DOMAIN}" for i in range(lookups)])
+            _probe(f"{base}/Users", org.scim_token)
+            targets.append(Target(store, port, "/scim/v2", org.scim_token))
+        results: dict[str, dict[str, Load]] = {t.name: {} for t in targets}
+        for mode in SCENARIOS:
+            for t in targets:
+                wrk(t.port, mode, t.base, t.token, lookups, 1)
+                results[t.name][mode] = load = wrk(t.port, mode, t.base, t.token, lookups, seconds)
+                log(
+                    f"{t.name} {mode}: {load.rps:.0f} req/s, p50 {load.p50_ms:.1f} ms, non-2xx {load.non2xx}, "
+                    f"misses {load.misses}, socket errors {load.socket_errors}"
+                    + (f"; e.g. {load.samples[:200]}" if load.samples else "")
+                )
     return results
