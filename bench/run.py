@@ -18,6 +18,7 @@ Results go to stdout and, part by part, into docs/benchmarks.md (between markers
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import tempfile
 import time
@@ -104,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
 
     common.DEFAULT_POSTGRES_URL = args.postgres_url
     info = machine()
-    command = "bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    given = list(argv if argv is not None else sys.argv[1:])
+    if "--note" in given:  # the note is printed above the command already
+        at = given.index("--note")
+        del given[at : at + 2]
+    given = [g for g in given if not g.startswith("--note=")]
+    command = shlex.join(["bench/run.py", *given])
     log(
         f"{info['nproc']} CPUs ({info['cpu']}), kernel {info['kernel']}, commit {info['commit']}, load {info['load']}"
     )
