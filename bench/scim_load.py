@@ -84,9 +84,14 @@ def wrk(port: int, mode: str, base: str, token: str, lookups: int, seconds: floa
         uuid.uuid4().hex[:8],
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
-    line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
+    return parse(out.stdout, out.stderr)
+
+
+def parse(stdout: str, stderr: str = "") -> Load:
+    """The JSON line ``lua/scim.lua``'s ``done`` prints, as a Load."""
+    line = next((x for x in stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
     if line is None:
-        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+        raise RuntimeError(f"wrk printed no result:\n{stdout}\n{stderr}")
     data = json.loads(line.removeprefix("BENCH_RESULT "))
     errors = data["errors"]
     return Load(
