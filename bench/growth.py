@@ -86,8 +86,8 @@ class Org:
         def filt(expr: str) -> Callable[[], requests.Response]:
             return lambda: s.get(f"{self.base}/Users", params={"filter": expr})
 
-        picks = [rng.randrange(size) for _ in range(samples)]
         spare = [self.spare.pop() for _ in range(2 * samples)]
+        picks = rng.sample(self.spare, min(samples, len(self.spare)))  # live, active members
         off = json.dumps(
             {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]}
         )
