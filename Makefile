@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install system-deps lint format bench clean
+.PHONY: run test install system-deps lint format bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,22 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP)
-	@echo "Benchmarks are run by hand: see bench/README.md"
+## make bench: the benchmark (bench/run.py, about 20-30 minutes on 2 cores with today's code): the gateway beside the PyPI
+## scim2-server peer and a bare Flask endpoint under wrk, the SAML ACS, an initial sync, growth and profiles, on
+## SQLite and PostgreSQL (127.0.0.1:5432); results go into docs/benchmarks.md. `make bench-quick` takes 5-15 minutes.
+## Other sizes: make bench BENCH_ARGS="--sync-users 100000 --growth-members 100000" (see bench/README.md).
+BENCH_STAMP := $(VENV)/.bench-stamp
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) system-deps
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP) system-deps
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

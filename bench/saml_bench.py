@@ -8,7 +8,7 @@ docs/benchmarks.md.
 The responses are signed beforehand by the independent test IdP (pysaml2 + xmlsec1, a test dependency), one
 per iteration with its own assertion ID, because the replay cache refuses a second use. They are posted to the
 ACS in-process through Flask's test client (no HTTP server), so the ratio is the gateway's own cost over
-python3-saml's validation alone.
+python3-saml's validation alone. ``bench/run.py --only acs`` runs the same and writes docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -21,14 +21,19 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "saml"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from common import DEFAULT_POSTGRES_URL, temp_database  # noqa: E402
 from onelogin.saml2.response import OneLogin_Saml2_Response  # noqa: E402
 from saml_idp import TestIdP, idp_metadata  # noqa: E402
 
@@ -36,7 +41,7 @@ import gateway.storage.saml_tables  # noqa: E402,F401  (registers the SAML table
 from gateway.app import create_app  # noqa: E402
 from gateway.domain import model as m  # noqa: E402
 from gateway.services.saml_connections import parse_idp_metadata  # noqa: E402
-from gateway.settings import load_settings  # noqa: E402
+from gateway.settings import Settings, load_settings  # noqa: E402
 from gateway.storage.tables import metadata  # noqa: E402
 from saml.sp_settings import build_settings, request_data  # noqa: E402
 
@@ -44,34 +49,58 @@ ENTITY_ID = "https://idp.bench.test/saml"
 CLI = m.Actor.cli()
 
 
-def _database(backend: str, postgres_url: str, tmp: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
-    if backend == "sqlite":
-        return f"sqlite:///{tmp / 'bench.db'}", lambda: None
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = f"gw_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+@dataclass
+class SamlRig:
+    """One SAML connection of an organization and the test IdP that signs responses for it."""
 
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    client: FlaskClient
+    connection: Any
+    slug: str
+    idp: TestIdP
+    acs: str
+    audience: str
 
-    return url, drop
+    def responses(self, count: int, email: str = "ada@bench.test") -> list[str]:
+        """``count`` distinct signed responses (each its own assertion ID), base64-encoded for the POST."""
+        return [
+            base64.b64encode(
+                self.idp.response(
+                    acs=self.acs, audience=self.audience, name_id=email, attributes={"email": [email]}
+                )
+            ).decode()
+            for _ in range(count)
+        ]
 
 
-def run(backend: str, count: int, postgres_url: str) -> dict[str, float]:
+def saml_setup(app: Flask, settings: Settings, org_id: str) -> SamlRig:
+    """An IdP-initiated SAML connection (Okta preset) for ``org_id``, with the pysaml2 test IdP."""
+    saml = app.extensions["gateway.saml_connections"]
+    idp_desc = parse_idp_metadata(idp_metadata(ENTITY_ID))
+    connection = saml.create(org_id, "okta", idp_desc, CLI, preset="okta", allow_idp_initiated=True)
+    client = app.test_client()
+    slug = connection.slug
+    idp = TestIdP(ENTITY_ID, client.get(f"/saml/{slug}/metadata").get_data(as_text=True))
+    return SamlRig(
+        client,
+        connection,
+        slug,
+        idp,
+        settings.url(f"/saml/{slug}/acs"),
+        settings.url(f"/saml/{slug}/metadata"),
+    )
+
+
+def run(backend: str, count: int, postgres_url: str = DEFAULT_POSTGRES_URL) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        url, drop = _database(backend, postgres_url, tmp)
-        try:
+        with temp_database(backend, tmp, postgres_url) as url:
             settings = load_settings(
                 {
                     "database_url": url,
                     "instance_path": str(tmp),
                     "secret_key": "bench",
                     "public_url": "http://gw.bench",
+                    "log_level": "WARNING",
                 }
             )
             app = create_app(settings=settings)
@@ -79,30 +108,13 @@ def run(backend: str, count: int, postgres_url: str) -> dict[str, float]:
             metadata.create_all(engine)
             engine.dispose()
             svc = app.extensions["gateway.services"]
-            saml = app.extensions["gateway.saml_connections"]
             org = svc.orgs.create("Bench", m.MembershipMode.SSO, CLI, domains=["bench.test"]).org
-            idp_desc = parse_idp_metadata(idp_metadata(ENTITY_ID))
-            connection = saml.create(org.id, "okta", idp_desc, CLI, preset="okta", allow_idp_initiated=True)
-            client = app.test_client()
-            slug = connection.slug
-            idp = TestIdP(ENTITY_ID, client.get(f"/saml/{slug}/metadata").get_data(as_text=True))
-            acs, audience = settings.url(f"/saml/{slug}/acs"), settings.url(f"/saml/{slug}/metadata")
+            rig = saml_setup(app, settings, org.id)
             print(f"[{backend}] signing {count} responses with pysaml2/xmlsec1 ...", file=sys.stderr)
-            responses = [
-                base64.b64encode(
-                    idp.response(
-                        acs=acs,
-                        audience=audience,
-                        name_id="ada@bench.test",
-                        attributes={"email": ["ada@bench.test"]},
-                    )
-                ).decode()
-                for _ in range(count)
-            ]
-
+            responses = rig.responses(count)
             with app.app_context():
-                sp_settings = build_settings(settings, connection)
-                data = request_data(settings, f"/saml/{slug}/acs")
+                sp_settings = build_settings(settings, rig.connection)
+                data = request_data(settings, f"/saml/{rig.slug}/acs")
             bare: list[float] = []
             for encoded in responses:
                 start = time.perf_counter()
@@ -115,12 +127,10 @@ def run(backend: str, count: int, postgres_url: str) -> dict[str, float]:
             gateway: list[float] = []
             for encoded in responses:
                 start = time.perf_counter()
-                answer = client.post(f"/saml/{slug}/acs", data={"SAMLResponse": encoded})
+                answer = rig.client.post(f"/saml/{rig.slug}/acs", data={"SAMLResponse": encoded})
                 gateway.append(time.perf_counter() - start)
                 assert answer.status_code == 303, answer.get_data(as_text=True)
-            app.extensions["gateway.services"].db.dispose()
-        finally:
-            drop()
+            svc.db.dispose()
     return {
         "bare_ms": statistics.median(bare) * 1000,
         "gateway_ms": statistics.median(gateway) * 1000,
@@ -135,12 +145,7 @@ def main() -> None:
     )
     parser.add_argument("--responses", type=int, default=300)
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get(
-            "GATEWAY_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     args = parser.parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(
