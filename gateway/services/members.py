@@ -23,6 +23,7 @@ from gateway.domain.policy import (
     require_mode_allows,
 )
 from gateway.services.base import ServiceBase, new_id
+from gateway.storage.key_custody import revoke_keys_created_by
 from gateway.storage.store import Store
 
 ACCOUNT_ELSEWHERE = (
@@ -325,7 +326,8 @@ class MemberService(ServiceBase):
                 member=member,
                 project_access_revoked=tx.delete_project_memberships(org_id, member.id),
                 sessions_ended=tx.revoke_member_sessions(org_id, member.id, now),
-                api_keys_revoked=tx.revoke_member_api_keys(org_id, member.id, now),
+                api_keys_revoked=tx.revoke_member_api_keys(org_id, member.id, now)
+                + revoke_keys_created_by(tx, org_id, member.id, now),
                 resources_kept=len(tx.resources_created_by(org_id, member.id)),
                 blocked=block and self._block(tx, org_id, member.email, actor),
             )
@@ -346,7 +348,7 @@ class MemberService(ServiceBase):
             member = self.found(tx.get(m.Member, org_id, member_id), "member")
             if member.status is m.MemberStatus.REMOVED:
                 raise MemberInactive("This member was removed; a removed member cannot be suspended.")
-            ended = 0
+            ended = revoked = 0
             if member.status is m.MemberStatus.ACTIVE:
                 ensure_keeps_an_admin(member, tx.count_active_admins(org_id), override)
                 now = self.now()
@@ -354,11 +356,13 @@ class MemberService(ServiceBase):
                 member.suspended_at = member.updated_at = now
                 member.version += 1
                 ended = tx.revoke_member_sessions(org_id, member.id, now)
+                # Admin keys they created die; the keys they hold are only paused (restore gives those back).
+                revoked = revoke_keys_created_by(tx, org_id, member.id, now)
                 self.audit(
                     tx, org_id, actor, "member.suspended", member,
-                    email=member.email, sessions_ended=ended, override=override,
+                    email=member.email, sessions_ended=ended, override=override, api_keys_revoked=revoked,
                 )  # fmt: skip
-            return AccessRevoked(member, 0, ended, 0, len(tx.resources_created_by(org_id, member.id)))
+            return AccessRevoked(member, 0, ended, revoked, len(tx.resources_created_by(org_id, member.id)))
 
     def restore(self, org_id: str, member_id: str, actor: m.Actor) -> m.Member:
         with self.db.transaction() as tx:
