@@ -13,6 +13,7 @@ from gateway.domain.errors import ModeForbids, Unauthenticated
 from gateway.domain.policy import MODE_MESSAGES
 from gateway.observability import request_id
 from gateway.services.provisioning import ProvisioningService
+from gateway.web import abuse
 from gateway.wiring import services, settings
 from scim.bulk import run_bulk
 from scim.endpoints import Call, Caller, Result, dispatch
@@ -64,7 +65,7 @@ def _body() -> Any:
 @bp.route("/", methods=METHODS, strict_slashes=False)
 @bp.route("/<path:path>", methods=METHODS)
 def endpoint(path: str = "") -> Response:
-    caller = _authenticate()
+    caller = abuse.bearer_attempt(_authenticate)
     body = _body()
     if path.strip("/").lower() == "bulk":
         if request.method != "POST":

@@ -32,7 +32,7 @@ from gateway.presets import load_preset
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, hash_token, new_id
 from gateway.services.oidc_connections import OidcRefused, SecretBox
 from gateway.services.orgs import OrgService
-from gateway.services.outbound import Resolver, check_outbound_url, resolve
+from gateway.services.outbound import Resolver, check_outbound_url, pinned_session, resolve
 from gateway.storage.db import Database
 from gateway.storage.saml_store import SamlStore
 from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest
@@ -260,7 +260,7 @@ def fetch_metadata(
     url: str,
     *,
     allow_private: bool,
-    get: Callable[..., Any] = requests.get,
+    get: Callable[..., Any] | None = None,
     resolver: Resolver = resolve,
     field: str = "metadata",
     max_bytes: int = METADATA_MAX_BYTES,
@@ -274,6 +274,8 @@ def fetch_metadata(
     parts = urlsplit(url)
     if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
         raise InvalidInput("The metadata URL must use https.", field=field)
+    # The connection goes to the address checked when it opens (no DNS rebinding past the check above).
+    get = get or pinned_session(allow_private=allow_private, resolver=resolver).get
     try:
         with get(url, timeout=METADATA_TIMEOUT, stream=True, allow_redirects=False) as response:
             if response.status_code != 200:
@@ -294,7 +296,7 @@ def load_metadata(
     source: str,
     *,
     allow_private: bool,
-    get: Callable[..., Any] = requests.get,
+    get: Callable[..., Any] | None = None,
     resolver: Resolver = resolve,
 ) -> bytes:
     """Metadata from a URL or a file path (the CLI's ``--metadata FILE_OR_URL``)."""
@@ -322,7 +324,7 @@ class SamlConnectionService(ServiceBase):
         listeners: list[Listener] | None = None,
         *,
         allow_private_targets: bool = False,
-        get: Callable[..., Any] = requests.get,
+        get: Callable[..., Any] | None = None,
         resolver: Resolver = resolve,
         box: SecretBox | None = None,
     ) -> None:
