@@ -19,6 +19,7 @@ from gateway.services.rate_limits import AbuseLimits
 from gateway.settings import Settings, load_settings
 from gateway.storage.db import Database
 from gateway.web.account import bp as account_bp
+from gateway.web.hardening import init_hardening
 from gateway.web.health import bp as health_bp
 from gateway.web.login import bp as login_bp
 from saml import init_saml
@@ -61,6 +62,7 @@ def create_app(
     )
 
     init_observability(app)
+    init_hardening(app, settings)
 
     register_adapters(app)
     return app

@@ -58,8 +58,8 @@ def _body() -> Any:
         raise ScimError(415, "Send the body as application/scim+json (or application/json).")
     try:
         return json.loads(raw or b"null")
-    except ValueError:
-        raise InvalidSyntax("The request body is not valid JSON.") from None
+    except (ValueError, RecursionError):
+        raise InvalidSyntax("The request body is not valid JSON (or is nested too deeply).") from None
 
 
 @bp.route("/", methods=METHODS, strict_slashes=False)

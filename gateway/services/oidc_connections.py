@@ -107,7 +107,7 @@ def fetch_json(url: str, *, session: requests.Session | None = None) -> dict[str
         )
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise OidcRefused("provider_error", f"{url} did not return JSON.") from None
     if not isinstance(data, dict):
         raise OidcRefused("provider_error", f"{url} did not return a JSON object.")
