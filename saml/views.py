@@ -99,6 +99,7 @@ def acs(slug: str) -> ResponseReturnValue:
         connection,
         identity.email,
         role=identity.role,
+        audit_details=identity.role_audit,
         profile=identity.profile,
         next_url=request.form.get("RelayState"),
         session_data={

@@ -4,6 +4,7 @@ and the SSO sign-in outcome (just-in-time creation) that the SAML and OIDC adapt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.domain import model as m
 from gateway.domain.errors import (
@@ -179,6 +180,7 @@ class MemberService(ServiceBase):
         *,
         role: m.Role | None = None,
         profile: Profile | None = None,
+        audit_details: dict[str, Any] | None = None,
     ) -> SsoSignIn:
         """The outcome of a verified SSO assertion: sign in, create just in time, restore, or refuse (rules 1, 6).
 
@@ -188,7 +190,7 @@ class MemberService(ServiceBase):
         transaction, since the sign-in's own rolls back."""
         email = normalize_email(email)
         try:
-            return self._sso_sign_in(org_id, email, actor, role, profile)
+            return self._sso_sign_in(org_id, email, actor, role, profile, audit_details or {})
         except DomainError as error:
             with self.db.transaction() as tx:
                 if tx.org(org_id) is not None:
@@ -205,7 +207,13 @@ class MemberService(ServiceBase):
             raise
 
     def _sso_sign_in(
-        self, org_id: str, email: str, actor: m.Actor, role: m.Role | None, profile: Profile | None
+        self,
+        org_id: str,
+        email: str,
+        actor: m.Actor,
+        role: m.Role | None,
+        profile: Profile | None,
+        audit_details: dict[str, Any],
     ) -> SsoSignIn:
         with self.db.transaction() as tx:
             org = self.locked_org(tx, org_id)
@@ -224,7 +232,16 @@ class MemberService(ServiceBase):
                     self._sync_role(tx, member, role, actor)
             else:
                 member = self.join(tx, org, email, role or m.Role.MEMBER, m.JoinPath.JIT, actor, profile)
-            self.audit(tx, org.id, actor, "sign_in.succeeded", member, email=email, outcome=outcome.value)
+            self.audit(
+                tx,
+                org.id,
+                actor,
+                "sign_in.succeeded",
+                member,
+                email=email,
+                outcome=outcome.value,
+                **audit_details,
+            )
             return SsoSignIn(member, outcome)
 
     def _sync_role(self, tx: Store, member: m.Member, role: m.Role, actor: m.Actor) -> None:
