@@ -40,9 +40,9 @@ class Settings:
     rate_limit_storage: str = "memory://"
     rate_limit_prefix: str = "gateway"
     rate_limit_bearer: str = "20/minute"
-    rate_limit_login: str = "30/minute"
+    rate_limit_login: str = "120/minute"
     rate_limit_invitation: str = "10/minute"
-    rate_limit_acs: str = "60/minute"
+    rate_limit_acs: str = "300/minute"
     metrics_token: str = ""
     metrics_allowed_addresses: str = ""
 
