@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 _FORM = re.compile(
-    r'<form method="post" action="([^"]+)">\s*<input type="hidden" name="csrf_token" value="([^"]*)">'
+    r'<form method="post" action="([^"]+)">\s*<input type="hidden" name="logout_token" value="([^"]*)">'
 )
 
 
@@ -19,4 +19,4 @@ def sign_out(client: FlaskClient, next_url: str | None = None) -> TestResponse:
     if found is None:  # not signed in: the GET already signed the browser out
         return page
     action, token = html.unescape(found.group(1)), found.group(2)
-    return client.post(action, data={"csrf_token": token})
+    return client.post(action, data={"logout_token": token})

@@ -78,7 +78,7 @@ def logout() -> Response:
     token = read_session_token()
     signed_in = services().sessions.resolve(token or "") if token else None
     if signed_in is not None and token is not None:
-        sent = request.form.get("csrf_token", "")
+        sent = request.form.get("logout_token", "")
         if not hmac.compare_digest(sent.encode(), logout_token(token).encode()):
             return message_page(
                 "Sign-out not confirmed",

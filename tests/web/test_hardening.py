@@ -130,7 +130,7 @@ def test_a_post_without_the_csrf_token_signs_nobody_out(
     client: FlaskClient, app_services: Services, acme: m.Organization
 ) -> None:
     _signed_in(client, app_services, acme)
-    answer = client.post("/logout", data={"csrf_token": "forged"})
+    answer = client.post("/logout", data={"logout_token": "forged"})
     assert answer.status_code == 400
     assert "logout_csrf" in answer.get_data(as_text=True)
     assert client.get("/me").status_code == 200
@@ -145,8 +145,8 @@ def test_the_console_sign_out_button_carries_the_token(
     page = client.get("/admin/").get_data(as_text=True)
     with client.application.test_request_context():
         expected = logout_token(token)
-    assert f'name="csrf_token" value="{expected}"' in page
-    assert client.post("/logout", data={"csrf_token": expected}).status_code == 303
+    assert f'name="logout_token" value="{expected}"' in page
+    assert client.post("/logout", data={"logout_token": expected}).status_code == 303
     assert client.get("/me").status_code == 401
 
 
