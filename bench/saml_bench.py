@@ -72,6 +72,8 @@ def run(backend: str, count: int, postgres_url: str) -> dict[str, float]:
                     "instance_path": str(tmp),
                     "secret_key": "bench",
                     "public_url": "http://gw.bench",
+                    # Every response comes from one client address: the per-address ACS limit is off here.
+                    "rate_limit_acs": "",
                 }
             )
             app = create_app(settings=settings)
