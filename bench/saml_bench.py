@@ -101,6 +101,8 @@ def run(backend: str, count: int, postgres_url: str = DEFAULT_POSTGRES_URL) -> d
                     "secret_key": "bench",
                     "public_url": "http://gw.bench",
                     "log_level": "WARNING",
+                    # Every response comes from one client address: the per-address ACS limit is off here.
+                    "rate_limit_acs": "",
                 }
             )
             app = create_app(settings=settings)

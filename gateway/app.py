@@ -15,9 +15,11 @@ from gateway.observability import configure_logging, init_observability
 from gateway.oidc import init_oidc
 from gateway.outbox import init_outbox
 from gateway.services import Clock, Services, TokenFactory, utcnow
+from gateway.services.rate_limits import AbuseLimits
 from gateway.settings import Settings, load_settings
 from gateway.storage.db import Database
 from gateway.web.account import bp as account_bp
+from gateway.web.hardening import init_hardening
 from gateway.web.health import bp as health_bp
 from gateway.web.login import bp as login_bp
 from saml import init_saml
@@ -55,8 +57,12 @@ def create_app(
     services.sessions.absolute_timeout = timedelta(minutes=settings.session_absolute_minutes)
     app.extensions["gateway.settings"] = settings
     app.extensions["gateway.services"] = services
+    app.extensions["gateway.abuse_limits"] = AbuseLimits.from_settings(
+        settings.rate_limit_storage, settings.rate_limits, settings.rate_limit_prefix
+    )
 
     init_observability(app)
+    init_hardening(app, settings)
 
     register_adapters(app)
     return app

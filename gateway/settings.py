@@ -4,6 +4,7 @@ into the instance folder."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -11,6 +12,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import limits
+from limits.errors import ConfigurationError
 
 CONFIG_DIR = Path(os.environ.get("GATEWAY_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
 
@@ -35,6 +39,25 @@ class Settings:
     threads: int = 4
     db_pool_size: int = 0
     demo_idp: int = 0
+    rate_limit_storage: str = "memory://"
+    rate_limit_prefix: str = "gateway"
+    rate_limit_bearer: str = "20/minute"
+    rate_limit_login: str = "120/minute"
+    rate_limit_invitation: str = "10/minute"
+    rate_limit_acs: str = "300/minute"
+    metrics_token: str = ""
+    metrics_allowed_addresses: str = ""
+
+    @property
+    def rate_limits(self) -> dict[str, str]:
+        """The configured abuse limits by name; an empty rate turns that limit off."""
+        rates = {
+            "bearer": self.rate_limit_bearer,
+            "login": self.rate_limit_login,
+            "invitation": self.rate_limit_invitation,
+            "acs": self.rate_limit_acs,
+        }
+        return {name: rate for name, rate in rates.items() if rate.strip()}
 
     @property
     def worker_count(self) -> int:
@@ -54,6 +77,13 @@ class Settings:
     def url(self, path: str) -> str:
         """An absolute URL under the configured public base URL."""
         return self.public_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def metrics_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The comma-separated addresses or networks allowed to read ``/metrics`` without the token."""
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()
+    )
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
@@ -111,5 +141,16 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("GATEWAY_DEMO_IDP is a development aid and cannot be enabled in production")
     if settings.is_production and url.scheme != "https":
         raise SettingsError("GATEWAY_PUBLIC_URL must use https in production")
+    for name, rate in settings.rate_limits.items():
+        try:
+            limits.parse(rate)
+        except (ValueError, ConfigurationError):
+            raise SettingsError(
+                f"GATEWAY_RATE_LIMIT_{name.upper()} must be a rate like '20/minute', got {rate!r}"
+            ) from None
+    try:
+        metrics_networks(settings.metrics_allowed_addresses)
+    except ValueError as error:
+        raise SettingsError(f"GATEWAY_METRICS_ALLOWED_ADDRESSES: {error}") from None
     if settings.database_url.startswith("sqlite") and settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,11 @@ from flask import Flask
 def init_saml(app: Flask) -> None:
     from gateway.storage.saml_tables import map_saml_entities
     from gateway.web.account import LOGOUT_HOOKS
+    from saml.limits import limit_acs
     from saml.views import bp, logout_hook
 
     map_saml_entities()
+    limit_acs(app)
     services = app.extensions["gateway.services"]
     app.extensions["gateway.saml_connections"] = services.saml_connections
     app.register_blueprint(bp)

@@ -21,7 +21,7 @@ from gateway.services.saml_connections import BINDING_POST, SamlConfig, SamlRefu
 from gateway.web.redirects import safe_next
 from gateway.web.signin import complete_sso_sign_in, message_page
 from gateway.wiring import services, settings
-from saml import checks
+from saml import binding, checks
 from saml.context import connection_actor, saml_connections
 from saml.errors import python3_saml_refusal, refusal
 from saml.identity import SamlIdentity, identity_from
@@ -73,14 +73,16 @@ def login(slug: str) -> ResponseReturnValue:
         return refusal(connection, error)
     relay_state = safe_next(request.args.get("next"))
     sp_settings = build_settings(settings(), connection, config=config)
+    secret = binding.browser_secret()
     if config.idp_sso_binding == BINDING_POST:
         authn = OneLogin_Saml2_Authn_Request(sp_settings)
-        saml_connections().remember_request(connection, authn.get_id())
-        return _post_form(config.idp_sso_url, "SAMLRequest", authn.get_request(deflate=False), relay_state)
+        saml_connections().remember_request(connection, authn.get_id(), browser_secret=secret)
+        form = _post_form(config.idp_sso_url, "SAMLRequest", authn.get_request(deflate=False), relay_state)
+        return binding.bind(form, connection, secret)
     auth = OneLogin_Saml2_Auth(request_data(settings(), f"/saml/{slug}/login"), sp_settings)
     url = auth.login(return_to=relay_state)
-    saml_connections().remember_request(connection, auth.get_last_request_id())
-    return _no_store(redirect(url, code=302))
+    saml_connections().remember_request(connection, auth.get_last_request_id(), browser_secret=secret)
+    return binding.bind(_no_store(redirect(url, code=302)), connection, secret)
 
 
 @bp.post("/<slug>/acs")
@@ -104,6 +106,7 @@ def _sign_in(connection: m.SsoConnection) -> ResponseReturnValue:
         connection,
         identity.email,
         role=identity.role,
+        audit_details=identity.role_audit,
         profile=identity.profile,
         next_url=request.form.get("RelayState"),
         session_data={
@@ -161,6 +164,7 @@ def verify_response(connection: m.SsoConnection, posted: str | None) -> SamlIden
         assertion_id=facts.assertion_id,
         not_on_or_after=facts.not_on_or_after,
         in_response_to=facts.in_response_to,
+        browser_secret=binding.presented(),
     )
     return identity
 

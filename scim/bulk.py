@@ -66,7 +66,10 @@ def _run_one(
         top = path.strip("/").split("/")[0].lower()
         if top not in ("users", "groups"):
             raise ScimError(404, f"Bulk operations apply to /Users and /Groups, not {path}.")
-        headers = {"If-Match": fields["version"]} if fields.get("version") else {}
+        version = fields.get("version")
+        if version is not None and not isinstance(version, str):
+            raise InvalidSyntax("A bulk operation's 'version' must be a string (the resource's ETag).")
+        headers = {"If-Match": version} if version else {}
         result = dispatch(
             service, caller, Call(method, path, {}, _substitute(fields.get("data"), resolve), headers)
         )

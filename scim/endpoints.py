@@ -41,6 +41,8 @@ from scim.schema import (
 
 MAX_PAGE = discovery.MAX_RESULTS
 DEFAULT_PAGE = 100
+# startIndex and count beyond a 32-bit integer are refused (400), not passed on to the database.
+MAX_INT_ARG = 2**31 - 1
 PATCH_RETRIES = 3
 
 
@@ -289,9 +291,12 @@ def _int_arg(args: Mapping[str, Any], name: str, default: int) -> int:
     if value is None or value == "":
         return default
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         raise InvalidValue(f"{name} must be an integer.") from None
+    if abs(number) > MAX_INT_ARG:
+        raise InvalidValue(f"{name} must be between {-MAX_INT_ARG} and {MAX_INT_ARG}.")
+    return number
 
 
 # -- writing -----------------------------------------------------------------------------------------------

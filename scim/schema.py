@@ -187,6 +187,14 @@ def _single(attr: Attribute) -> Attribute:
     )
 
 
+def check_schemas_list(payload: dict[str, Any]) -> None:
+    """``schemas``, when sent, must be a list of URN strings (RFC 7643 section 3); ``InvalidSyntax`` otherwise."""
+    for key, value in payload.items():
+        is_schemas = isinstance(key, str) and key.lower() == "schemas"
+        if is_schemas and (not isinstance(value, list) or not all(isinstance(urn, str) for urn in value)):
+            raise InvalidSyntax("'schemas' must be a list of schema URNs.")
+
+
 def canonical_document(kind: ResourceKind, payload: Any) -> dict[str, Any]:
     """The writable attributes of an incoming resource under their canonical names and types.
 
@@ -196,6 +204,7 @@ def canonical_document(kind: ResourceKind, payload: Any) -> dict[str, Any]:
     """
     if not isinstance(payload, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
+    check_schemas_list(payload)
     doc: dict[str, Any] = {}
     for key, value in payload.items():
         if not isinstance(key, str) or key.lower() == "schemas":

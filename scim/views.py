@@ -15,6 +15,7 @@ from gateway.domain.policy import MODE_MESSAGES
 from gateway.observability import request_id
 from gateway.services.provisioning import ProvisioningService
 from gateway.storage.constraints import is_transient
+from gateway.web import abuse
 from gateway.wiring import services, settings
 from scim.bulk import run_bulk
 from scim.endpoints import Call, Caller, Result, dispatch
@@ -60,8 +61,8 @@ def _body() -> Any:
         raise ScimError(415, "Send the body as application/scim+json (or application/json).")
     try:
         return json.loads(raw or b"null")
-    except ValueError:
-        raise InvalidSyntax("The request body is not valid JSON.") from None
+    except (ValueError, RecursionError):
+        raise InvalidSyntax("The request body is not valid JSON (or is nested too deeply).") from None
 
 
 @bp.route("/", methods=METHODS, strict_slashes=False)
@@ -70,7 +71,7 @@ def endpoint(path: str = "") -> Response:
     name = path.strip("/").lower()
     if name == "bulk":
         # Each operation of a Bulk request is a request of its own, with its own transaction.
-        caller = _authenticate()
+        caller = abuse.bearer_attempt(_authenticate)
         body = _body()
         if request.method != "POST":
             raise ScimError(405, f"{request.method} is not allowed on /Bulk; use POST.")
@@ -81,7 +82,7 @@ def endpoint(path: str = "") -> Response:
     for attempt in range(1, TRANSIENT_RETRIES + 1):
         try:
             with services().db.scope(write=writes):
-                caller = _authenticate()
+                caller = abuse.bearer_attempt(_authenticate)
                 call = Call(request.method, path, request.args.to_dict(), _body(), dict(request.headers))
                 result = dispatch(_service(), caller, call)
             return _respond(result)

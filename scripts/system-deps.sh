@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs what the tests need beyond PyPI: Debian's xmlsec1 (the independent SAML IdP, pysaml2, signs with it)
 # and chromium (the browser tests drive it through Playwright), and npm's oidc-provider (the independent OpenID
-# Provider the OIDC tests run on loopback). As root (CI) it installs missing Debian packages with apt-get;
+# Provider the OIDC tests run on loopback), and redis-server (the rate-limit tests count in it). As root (CI) it installs missing Debian packages with apt-get;
 # otherwise it says what to install and fails.
 set -eu
 missing=""
 command -v xmlsec1 >/dev/null 2>&1 || missing="$missing xmlsec1"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = "0" ]; then
         echo "Installing Debian packages:$missing"

@@ -25,7 +25,9 @@ from flask import current_app, g, request
 from gateway.api.blueprint import bp
 from gateway.api.errors import ApiProblem, forbidden, unauthenticated
 from gateway.domain import model as m
-from gateway.domain.errors import Unauthenticated
+from gateway.domain.errors import RateLimited, Unauthenticated
+from gateway.services.credentials import ApiPrincipal as PrincipalFound
+from gateway.web import abuse
 from gateway.web.session_cookie import read_session_token
 from gateway.wiring import services, settings
 
@@ -107,12 +109,14 @@ def authenticate() -> Principal:
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise unauthenticated("Use 'Authorization: Bearer <API key>'.")
         try:
-            found = services().credentials.authenticate_api_key(token.strip())
+            found = abuse.bearer_attempt(lambda: _api_key(scheme, token))
         except Unauthenticated as error:
             raise unauthenticated(error.message) from None
+        except RateLimited as error:
+            raise ApiProblem(
+                429, error.code, error.message, title="Too many attempts", headers=abuse.retry_after(error)
+            ) from None
         kind = PrincipalKind.ADMIN_KEY if found.key.kind is m.ApiKeyKind.ADMIN else PrincipalKind.PROJECT_KEY
         return Principal(kind, found.org, found.member, found.key)
     token = read_session_token()
@@ -120,6 +124,12 @@ def authenticate() -> Principal:
     if signed_in is None:
         raise unauthenticated("Sign in, or send an API key as 'Authorization: Bearer <key>'.")
     return Principal(PrincipalKind.SESSION, signed_in.org, signed_in.member)
+
+
+def _api_key(scheme: str, token: str) -> PrincipalFound:
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Use 'Authorization: Bearer <API key>'.")
+    return services().credentials.authenticate_api_key(token.strip())
 
 
 def refuse_cross_origin() -> None:

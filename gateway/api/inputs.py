@@ -38,6 +38,8 @@ def json_object() -> dict[str, Any]:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise ApiProblem(400, "malformed_json", f"The request body is not valid JSON: {error}.") from None
+    except RecursionError:
+        raise ApiProblem(400, "malformed_json", "The request body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise ApiProblem(400, "malformed_json", "The request body must be a JSON object.")
     return data

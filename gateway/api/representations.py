@@ -131,6 +131,7 @@ class ApiKeyOut(Schema):
     prefix = fields.Str()
     project_id = fields.Str()
     member_id = fields.Str()
+    created_by_member_id = fields.Str()
     active = fields.Bool(attribute="is_active")
     created_at = fields.DateTime()
     revoked_at = fields.DateTime()

@@ -194,7 +194,7 @@ class OidcConnectionBody(Schema):
 
 # -- events and webhooks ---------------------------------------------------------------------------------------
 class EventQuery(Schema):
-    after = fields.Int(load_default=0, validate=validate.Range(min=0))
+    after = fields.Int(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=MAX_EVENTS_PAGE))
     type = fields.List(fields.Str(validate=validate.OneOf(EVENT_TYPES)), validate=validate.Length(max=50))
 

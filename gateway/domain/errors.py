@@ -96,3 +96,13 @@ class InsufficientCredits(DomainError):
 
 class Unauthenticated(DomainError):
     code = "unauthenticated"
+
+
+class RateLimited(DomainError):
+    """Too many attempts from one client address (failed tokens, sign-ins): try again in ``retry_after`` s."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after

@@ -205,6 +205,9 @@ class ApiKey:
     member_id: str | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    # The Admin who created an admin key (directly, or through another admin key they created); the key is
+    # revoked when that Admin is removed or suspended. ``None`` for keys the platform operator made (CLI).
+    created_by_member_id: str | None = None
 
     @property
     def is_active(self) -> bool:

@@ -20,6 +20,7 @@ from gateway.services.oidc_connections import (
     SecretBox,
     checked_fetch,
     fetch_json,
+    pinned_fetch,
 )
 from gateway.services.outbound import OutboundPolicy
 from gateway.settings import Settings
@@ -32,6 +33,8 @@ def build_runtime(services: Services, settings: Settings, fetch: FetchJson = fet
     deps = services.deps
     # Outside development every provider URL the gateway calls must be https on a public address.
     outbound = OutboundPolicy(allow_private=not settings.is_production)
+    if fetch is fetch_json:
+        fetch = pinned_fetch(outbound)
     connections = OidcConnectionService(
         *deps,
         box=box,

@@ -69,6 +69,7 @@ def exchange_code(
         code_challenge_method=PKCE_METHOD,
         token_endpoint_auth_method="client_secret_basic",
     ) as client:
+        outbound.pin(client)
         try:
             token = client.fetch_token(
                 endpoint,
@@ -96,11 +97,12 @@ def fetch_userinfo(
     access_token: str,
     *,
     outbound: OutboundPolicy,
-    get: Callable[..., requests.Response] = requests.get,
+    get: Callable[..., requests.Response] | None = None,
 ) -> dict[str, Any]:
     """The UserInfo response for the access token (for providers whose ID token is "thin", like Okta's),
     from an endpoint that passes the outbound address policy, without following redirects."""
     endpoint = outbound.check(endpoint, what="provider's userinfo_endpoint", field="userinfo_endpoint")
+    get = get or outbound.session().get
     try:
         response = get(
             endpoint,

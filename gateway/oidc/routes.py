@@ -20,6 +20,7 @@ from gateway.oidc.flow import authorization_url, exchange_code, fetch_userinfo, 
 from gateway.oidc.runtime import OidcRuntime
 from gateway.oidc.tokens import verify_id_token
 from gateway.oidc.vendors import authorization_params, identity_from_claims
+from gateway.services.group_overage import GraphCredentials, SignInRole, oidc_groups_claim, sign_in_role
 from gateway.services.members import Profile
 from gateway.services.oidc_connections import (
     OidcClientSettings,
@@ -115,13 +116,15 @@ def connection_callback(slug: str) -> ResponseReturnValue:
         required=[client.claims.get("email") or "email"], optional=_group_claim(client),
     )  # fmt: skip
     identity = identity_from_claims(client, claims, lambda domain: _org_verified(connection.org_id, domain))
-    # The token exchange above talks to the provider outside any transaction; the sign-in, the session and
-    # their audit rows are then one transaction.
+    role = _mapped_role(client, claims)
+    # The token exchange (and any group lookup) above talks to the provider outside any transaction; the
+    # sign-in, the session and their audit rows are then one transaction.
     with services().db.scope(write=True):
         response = complete_sso_sign_in(
             connection,
             identity.email,
-            role=_mapped_role(client, identity.groups),
+            role=role.role,
+            audit_details=role.audit,
             profile=Profile(
                 display_name=identity.name, given_name=identity.given_name, family_name=identity.family_name
             ),
@@ -131,11 +134,18 @@ def connection_callback(slug: str) -> ResponseReturnValue:
     return _forget_binding(response)
 
 
-def _mapped_role(client: OidcClientSettings, groups: list[str]) -> m.Role | None:
-    """Admin or Member from the groups claim when this connection maps groups to roles; otherwise no opinion."""
-    if not client.admin_groups:
-        return None
-    return m.Role.ADMIN if set(groups) & set(client.admin_groups) else m.Role.MEMBER
+def _mapped_role(client: OidcClientSettings, claims: dict[str, Any]) -> SignInRole:
+    """Admin or Member from the groups claim when this connection maps groups to roles; otherwise no opinion.
+    A claim Entra cut short (group overage) is completed from the endpoint it names, with the connection's
+    client credentials; failing that the member keeps their role."""
+    claim = oidc_groups_claim(claims, client.claims.get("groups"))
+    credentials = GraphCredentials(client.metadata.token_endpoint, client.client_id, client.client_secret)
+    return sign_in_role(
+        claim,
+        client.admin_groups,
+        credentials=credentials if client.client_secret else None,
+        outbound=runtime().outbound,
+    )
 
 
 def _group_claim(client: OidcClientSettings) -> list[str]:

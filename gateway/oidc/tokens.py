@@ -30,7 +30,7 @@ def token_header(id_token: str) -> dict[str, Any]:
     try:
         segment = id_token.split(".")[0]
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, IndexError, AttributeError):
+    except (ValueError, IndexError, AttributeError, RecursionError):
         raise OidcRefused("id_token_malformed", "The ID token is not a well-formed JWT.") from None
     if not isinstance(header, dict) or id_token.count(".") != 2:
         raise OidcRefused("id_token_malformed", "The ID token is not a well-formed signed JWT.")

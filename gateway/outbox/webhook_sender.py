@@ -11,7 +11,7 @@ import requests
 
 from gateway.domain.errors import InvalidInput
 from gateway.outbox import signing
-from gateway.services.outbound import Resolver, check_outbound_url, resolve
+from gateway.services.outbound import Resolver, check_outbound_url, pinned_session, resolve
 
 USER_AGENT = "identity-gateway-webhooks/1"
 
@@ -35,7 +35,8 @@ class WebhookSender:
     ) -> None:
         self.allow_private = allow_private
         self.timeout = timeout
-        self.session = session or requests.Session()
+        # Connections go to the address the policy checks when they open (no DNS rebinding).
+        self.session = session or pinned_session(allow_private=allow_private, resolver=resolver)
         self.session.trust_env = False
         self.resolver = resolver
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from gateway.domain import model as m
 from gateway.domain.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from gateway.services.base import ServiceBase, hash_token, new_id, same_hash
+from gateway.storage.key_custody import creator_of
 from gateway.storage.store import Store
 
 ADMIN_KEY_PREFIX = "gwa"
@@ -68,12 +69,19 @@ class CredentialService(ServiceBase):
         with self.db.transaction() as tx:
             org = self.locked_org(tx, org_id)
             issued = self.tokens.issue(ADMIN_KEY_PREFIX)
+            creator = actor.member_id
+            if creator is None and actor.type is m.ActorType.API_KEY and actor.id:
+                creator = creator_of(tx, org.id, actor.id)
             key = m.ApiKey(
                 id=new_id(), org_id=org.id, kind=m.ApiKeyKind.ADMIN, prefix=issued.prefix,
                 token_hash=issued.token_hash, name=_label(name, "admin key"), created_at=self.now(),
+                created_by_member_id=creator,
             )  # fmt: skip
             tx.add(key)
-            self.audit(tx, org.id, actor, "api_key.created", key, kind=key.kind.value, prefix=key.prefix)
+            self.audit(
+                tx, org.id, actor, "api_key.created", key,
+                kind=key.kind.value, prefix=key.prefix, created_by_member_id=creator,
+            )  # fmt: skip
             return IssuedKey(key, issued.token)
 
     def create_project_key(
@@ -128,6 +136,10 @@ class CredentialService(ServiceBase):
             if key is None or not same_hash(token, key.token_hash) or key.revoked_at is not None:
                 raise Unauthenticated("The API key is unknown or revoked.")
             org = self.found(tx.org(key.org_id), "organization")
+            if key.created_by_member_id is not None:
+                creator = tx.get(m.Member, key.org_id, key.created_by_member_id)
+                if creator is None or creator.status is not m.MemberStatus.ACTIVE:
+                    raise Unauthenticated("The API key's creator no longer has access.")
             member = None
             if key.member_id is not None:
                 member = tx.get(m.Member, key.org_id, key.member_id)

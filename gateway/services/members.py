@@ -24,6 +24,7 @@ from gateway.domain.policy import (
 )
 from gateway.services.base import ServiceBase, new_id
 from gateway.storage.constraints import register_constraint_error
+from gateway.storage.key_custody import revoke_keys_created_by
 from gateway.storage.store import Store
 
 UNREAD = object()
@@ -202,6 +203,7 @@ class MemberService(ServiceBase):
         *,
         role: m.Role | None = None,
         profile: Profile | None = None,
+        audit_details: dict[str, Any] | None = None,
     ) -> SsoSignIn:
         """The outcome of a verified SSO assertion: sign in, create just in time, restore, or refuse (rules 1, 6).
 
@@ -211,7 +213,7 @@ class MemberService(ServiceBase):
         transaction, since the sign-in's own rolls back."""
         email = normalize_email(email)
         try:
-            return self._sso_sign_in(org_id, email, actor, role, profile)
+            return self._sso_sign_in(org_id, email, actor, role, profile, audit_details or {})
         except DomainError as error:
             with self.db.transaction() as tx:
                 if tx.org(org_id) is not None:
@@ -228,7 +230,13 @@ class MemberService(ServiceBase):
             raise
 
     def _sso_sign_in(
-        self, org_id: str, email: str, actor: m.Actor, role: m.Role | None, profile: Profile | None
+        self,
+        org_id: str,
+        email: str,
+        actor: m.Actor,
+        role: m.Role | None,
+        profile: Profile | None,
+        audit_details: dict[str, Any],
     ) -> SsoSignIn:
         with self.db.transaction(savepoint=True) as tx:
             org = self.locked_org(tx, org_id)
@@ -249,7 +257,16 @@ class MemberService(ServiceBase):
                 member = self.join(
                     tx, org, email, role or m.Role.MEMBER, m.JoinPath.JIT, actor, profile, existing=existing
                 )
-            self.audit(tx, org.id, actor, "sign_in.succeeded", member, email=email, outcome=outcome.value)
+            self.audit(
+                tx,
+                org.id,
+                actor,
+                "sign_in.succeeded",
+                member,
+                email=email,
+                outcome=outcome.value,
+                **audit_details,
+            )
             return SsoSignIn(member, outcome)
 
     def _sync_role(self, tx: Store, member: m.Member, role: m.Role, actor: m.Actor) -> None:
@@ -377,7 +394,8 @@ class MemberService(ServiceBase):
                 member=member,
                 project_access_revoked=tx.delete_project_memberships(org_id, member.id),
                 sessions_ended=tx.revoke_member_sessions(org_id, member.id, now),
-                api_keys_revoked=tx.revoke_member_api_keys(org_id, member.id, now),
+                api_keys_revoked=tx.revoke_member_api_keys(org_id, member.id, now)
+                + revoke_keys_created_by(tx, org_id, member.id, now),
                 resources_kept=tx.count_resources_created_by(org_id, member.id),
                 blocked=block and self._block(tx, org_id, member.email, actor),
             )
@@ -398,7 +416,7 @@ class MemberService(ServiceBase):
             member = self._member_to_change(tx, org_id, member_id, reduces_admins=True)
             if member.status is m.MemberStatus.REMOVED:
                 raise MemberInactive("This member was removed; a removed member cannot be suspended.")
-            ended = 0
+            ended = revoked = 0
             if member.status is m.MemberStatus.ACTIVE:
                 self._keep_an_admin(tx, member, override)
                 now = self.now()
@@ -406,11 +424,13 @@ class MemberService(ServiceBase):
                 member.suspended_at = member.updated_at = now
                 member.version += 1
                 ended = tx.revoke_member_sessions(org_id, member.id, now)
+                # Admin keys they created die; the keys they hold are only paused (restore gives those back).
+                revoked = revoke_keys_created_by(tx, org_id, member.id, now)
                 self.audit(
                     tx, org_id, actor, "member.suspended", member,
-                    email=member.email, sessions_ended=ended, override=override,
+                    email=member.email, sessions_ended=ended, override=override, api_keys_revoked=revoked,
                 )  # fmt: skip
-            return AccessRevoked(member, 0, ended, 0, tx.count_resources_created_by(org_id, member.id))
+            return AccessRevoked(member, 0, ended, revoked, tx.count_resources_created_by(org_id, member.id))
 
     def restore(self, org_id: str, member_id: str, actor: m.Actor) -> m.Member:
         with self.db.transaction() as tx:

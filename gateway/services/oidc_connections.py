@@ -84,11 +84,12 @@ class SecretBox:
 FetchJson = Callable[[str], dict[str, Any]]
 
 
-def fetch_json(url: str) -> dict[str, Any]:
+def fetch_json(url: str, *, session: requests.Session | None = None) -> dict[str, Any]:
     """GET a JSON object from an identity provider, with a timeout and a size limit. Redirects are not
-    followed (a redirect could lead past the outbound address policy); a 3xx answer is a provider error."""
+    followed (a redirect could lead past the outbound address policy); a 3xx answer is a provider error.
+    ``session`` is the outbound policy's pinned session (see ``pinned_fetch``)."""
     try:
-        response = requests.get(
+        response = (session or requests).get(
             url,
             timeout=HTTP_TIMEOUT_SECONDS,
             headers={"Accept": "application/json"},
@@ -106,11 +107,21 @@ def fetch_json(url: str) -> dict[str, Any]:
         )
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise OidcRefused("provider_error", f"{url} did not return JSON.") from None
     if not isinstance(data, dict):
         raise OidcRefused("provider_error", f"{url} did not return a JSON object.")
     return data
+
+
+def pinned_fetch(outbound: OutboundPolicy) -> FetchJson:
+    """``fetch_json`` whose connections go only to addresses ``outbound`` checked when they open."""
+
+    def fetch(url: str) -> dict[str, Any]:
+        with outbound.session() as session:
+            return fetch_json(url, session=session)
+
+    return fetch
 
 
 def checked_fetch(fetch: FetchJson, outbound: OutboundPolicy) -> FetchJson:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import ipaddress
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -28,10 +29,10 @@ from gateway.domain import model as m
 from gateway.domain.errors import DomainError, InvalidInput, NotFound
 from gateway.domain.policy import slugify
 from gateway.presets import load_preset
-from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, new_id
+from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, hash_token, new_id
 from gateway.services.oidc_connections import OidcRefused, SecretBox
 from gateway.services.orgs import OrgService
-from gateway.services.outbound import Resolver, check_outbound_url, resolve
+from gateway.services.outbound import Resolver, check_outbound_url, pinned_session, resolve
 from gateway.storage.db import Database
 from gateway.storage.saml_store import SamlStore
 from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest
@@ -259,7 +260,7 @@ def fetch_metadata(
     url: str,
     *,
     allow_private: bool,
-    get: Callable[..., Any] = requests.get,
+    get: Callable[..., Any] | None = None,
     resolver: Resolver = resolve,
     field: str = "metadata",
     max_bytes: int = METADATA_MAX_BYTES,
@@ -273,6 +274,8 @@ def fetch_metadata(
     parts = urlsplit(url)
     if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
         raise InvalidInput("The metadata URL must use https.", field=field)
+    # The connection goes to the address checked when it opens (no DNS rebinding past the check above).
+    get = get or pinned_session(allow_private=allow_private, resolver=resolver).get
     try:
         with get(url, timeout=METADATA_TIMEOUT, stream=True, allow_redirects=False) as response:
             if response.status_code != 200:
@@ -293,7 +296,7 @@ def load_metadata(
     source: str,
     *,
     allow_private: bool,
-    get: Callable[..., Any] = requests.get,
+    get: Callable[..., Any] | None = None,
     resolver: Resolver = resolve,
 ) -> bytes:
     """Metadata from a URL or a file path (the CLI's ``--metadata FILE_OR_URL``)."""
@@ -321,7 +324,7 @@ class SamlConnectionService(ServiceBase):
         listeners: list[Listener] | None = None,
         *,
         allow_private_targets: bool = False,
-        get: Callable[..., Any] = requests.get,
+        get: Callable[..., Any] | None = None,
         resolver: Resolver = resolve,
         box: SecretBox | None = None,
     ) -> None:
@@ -556,8 +559,16 @@ class SamlConnectionService(ServiceBase):
                 return None
             return connection
 
-    def remember_request(self, connection: m.SsoConnection, request_id: str, kind: str = "authn") -> None:
-        """Keep the id of a request sent to the IdP so its answer's ``InResponseTo`` can be checked once."""
+    def remember_request(
+        self,
+        connection: m.SsoConnection,
+        request_id: str,
+        kind: str = "authn",
+        *,
+        browser_secret: str | None = None,
+    ) -> None:
+        """Keep the id of a request sent to the IdP so its answer's ``InResponseTo`` can be checked once;
+        ``browser_secret`` (the binding cookie's value) ties an AuthnRequest to the browser that started it."""
         now = self.now()
         with self.db.transaction() as tx:
             store = SamlStore(tx)
@@ -566,8 +577,13 @@ class SamlConnectionService(ServiceBase):
                 SamlRequest(
                     id=request_id, org_id=connection.org_id, connection_id=connection.id, kind=kind,
                     created_at=now, expires_at=now + REQUEST_LIFETIME,
+                    browser_hash=hash_token(browser_secret) if browser_secret else None,
                 )
             )  # fmt: skip
+
+    def new_browser_secret(self) -> str:
+        """A fresh random value for the SAML binding cookie."""
+        return self.tokens.issue("sb").token
 
     def accept_assertion(
         self,
@@ -576,9 +592,11 @@ class SamlConnectionService(ServiceBase):
         assertion_id: str,
         not_on_or_after: datetime | None,
         in_response_to: str | None,
+        browser_secret: str | None = None,
     ) -> None:
         """Consume the request the assertion answers and record its ID, atomically; ``SamlRefused`` when
-        the request is unknown, used or expired, or the assertion was seen before (a replay)."""
+        the request is unknown, used or expired, was started in another browser (its binding cookie is not
+        ``browser_secret``), or the assertion was seen before (a replay)."""
         now = self.now()
         expires = (not_on_or_after + CLOCK_SKEW) if not_on_or_after else now + REPLAY_FALLBACK_LIFETIME
         with self.db.transaction() as tx:
@@ -589,13 +607,19 @@ class SamlConnectionService(ServiceBase):
             )  # fmt: skip
             if not store.record_assertion(seen):
                 raise SamlRefused("saml_replay", "This sign-in assertion was already used.")
-            if in_response_to is not None and not store.consume_request(
-                connection.org_id, connection.id, in_response_to, "authn", now
-            ):
+            if in_response_to is None:
+                return
+            taken = store.take_request(connection.org_id, connection.id, in_response_to, "authn", now)
+            if taken is None:
                 raise SamlRefused(
                     "saml_unknown_request",
                     "This sign-in answers a request the gateway did not send, already used, or that expired. "
                     "Start the sign-in again.",
+                )
+            if not _same_browser(taken[0], browser_secret):
+                raise SamlRefused(
+                    "saml_other_browser",
+                    "This sign-in was started in another browser. Start the sign-in again here.",
                 )
 
     def consume_logout_request(self, connection: m.SsoConnection, request_id: str) -> bool:
@@ -633,3 +657,11 @@ class SamlConnectionService(ServiceBase):
                     slug=connection.slug, sessions=ended,
                 )  # fmt: skip
         return ended
+
+
+def _same_browser(browser_hash: str | None, browser_secret: str | None) -> bool:
+    """Whether the browser that posts the answer holds the binding cookie of the one that sent the request.
+    A request remembered without a binding (before the binding existed) is refused too: nothing proves it."""
+    if not browser_hash or not browser_secret:
+        return False
+    return hmac.compare_digest(hash_token(browser_secret), browser_hash)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from gateway.domain import model as m
-from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest, map_saml_entities
+from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest, map_saml_entities, saml_requests
 from gateway.storage.store import Store
 
 map_saml_entities()
@@ -32,16 +32,26 @@ class SamlStore:
         """Delete the remembered request and say whether it existed for this connection and was still live.
 
         The DELETE is the check, so two processes racing with the same response cannot both consume it."""
-        result = self.session.execute(
-            sa.delete(SamlRequest).where(
-                SamlRequest.id == request_id,
-                SamlRequest.org_id == org_id,
-                SamlRequest.connection_id == connection_id,
-                SamlRequest.kind == kind,
-                SamlRequest.expires_at > now,
+        return self.take_request(org_id, connection_id, request_id, kind, now) is not None
+
+    def take_request(
+        self, org_id: str, connection_id: str, request_id: str, kind: str, now: datetime
+    ) -> tuple[str | None] | None:
+        """Delete the remembered live request and return its ``(browser_hash,)``; ``None`` when there was none.
+
+        One ``DELETE ... RETURNING``: the delete is the check, and the caller compares the browser binding."""
+        row = self.session.execute(
+            sa.delete(saml_requests)
+            .where(
+                saml_requests.c.id == request_id,
+                saml_requests.c.org_id == org_id,
+                saml_requests.c.connection_id == connection_id,
+                saml_requests.c.kind == kind,
+                saml_requests.c.expires_at > now,
             )
-        )
-        return bool(result.rowcount)
+            .returning(saml_requests.c.browser_hash)
+        ).first()
+        return None if row is None else (row[0],)
 
     def record_assertion(self, seen: SamlAssertionSeen) -> bool:
         """Remember an assertion ID; ``False`` when it was already used on this connection (a replay).

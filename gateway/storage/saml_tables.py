@@ -25,6 +25,9 @@ class SamlRequest:
     kind: str
     created_at: datetime
     expires_at: datetime
+    # SHA-256 of the random value in the binding cookie of the browser that started the sign-in (AuthnRequests
+    # only): the ACS accepts the answer only from that browser, so a response cannot be replayed into another.
+    browser_hash: str | None = None
 
 
 @dataclass(eq=False)
@@ -52,6 +55,7 @@ saml_requests = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("expires_at", TS, nullable=False),
+    sa.Column("browser_hash", sa.String(64), nullable=True),
     sa.Index("ix_saml_requests_expires_at", "expires_at"),
 )
 

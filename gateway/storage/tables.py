@@ -211,7 +211,9 @@ api_keys = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("revoked_at", TS),
     sa.Column("last_used_at", TS),
+    sa.Column("created_by_member_id", sa.String(36), sa.ForeignKey("members.id", ondelete="SET NULL")),
     sa.Index("ix_api_keys_member", "org_id", "member_id"),
+    sa.Index("ix_api_keys_created_by", "org_id", "created_by_member_id"),
 )
 
 scim_tokens = sa.Table(

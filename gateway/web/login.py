@@ -15,9 +15,10 @@ from flask import Blueprint, Response, current_app, g, make_response, redirect, 
 from flask.typing import ResponseReturnValue
 
 from gateway.domain import model as m
-from gateway.domain.errors import DomainError, InvalidInput, InvitationInvalid, ModeForbids
+from gateway.domain.errors import DomainError, InvalidInput, InvitationInvalid, ModeForbids, RateLimited
 from gateway.domain.policy import check_invitation_acceptable, email_domain, normalize_email
 from gateway.services.oidc_connections import PlatformSignInService
+from gateway.web import abuse
 from gateway.web.redirects import safe_next
 from gateway.web.session_cookie import set_session_cookie
 from gateway.web.signin import message_page, refusal_page, request_actor, start_member_session
@@ -65,6 +66,10 @@ def login_form() -> ResponseReturnValue:
 @bp.post("/login")
 def login_submit() -> ResponseReturnValue:
     """Find the organization by the email's verified domain and send the browser to its way of signing in."""
+    try:
+        abuse.take("login")
+    except RateLimited as error:
+        return abuse.limited_page(error)
     next_url = safe_next(request.form.get("next"), default="") or None
     raw = (request.form.get("email") or "")[:320]
     try:
@@ -95,10 +100,16 @@ def invitation_page() -> ResponseReturnValue:
     token = request.args.get("token") or ""
     svc = services()
     try:
+        abuse.check("invitation")
+    except RateLimited as error:
+        return abuse.limited_page(error)
+    try:
         invitation = svc.invitations.peek(token)
         org = svc.orgs.get(invitation.org_id).org
         _check_usable(org, invitation, svc.clock())
     except DomainError as error:
+        if error.code == "invitation_invalid":  # an unknown token: what guessing produces
+            abuse.failed("invitation")
         return invitation_refusal(error)
     return _page(
         "invitation.html",

@@ -46,13 +46,17 @@ def complete_sso_sign_in(
     profile: Profile | None = None,
     next_url: str | None = None,
     session_data: dict | None = None,
+    audit_details: dict | None = None,
 ) -> Response:
-    """Sign in (or create just in time) the member an SSO connection vouched for, or show why not."""
+    """Sign in (or create just in time) the member an SSO connection vouched for, or show why not.
+    ``audit_details`` go into the sign-in's audit event (e.g. why the role was kept)."""
     actor = request_actor(
         m.ActorType.MEMBER, connection.id, f"{connection.protocol.value} connection {connection.slug}"
     )
     try:
-        result = services().members.sso_sign_in(connection.org_id, email, actor, role=role, profile=profile)
+        result = services().members.sso_sign_in(
+            connection.org_id, email, actor, role=role, profile=profile, audit_details=audit_details
+        )
     except DomainError as error:
         return refusal_page(error)
     return start_member_session(connection.org_id, result.member.id, actor, next_url, **(session_data or {}))

@@ -138,7 +138,7 @@ def test_suspend_and_restore(client: FlaskClient, app_services: Services, tenant
     suspended = client.post(f"{API}/members/{bea.id}/suspend", headers=tenant.auth)
     assert suspended.status_code == 200
     assert suspended.get_json()["member"]["status"] == "suspended"
-    assert suspended.get_json()["revoked"] == {"sessions": 1}
+    assert suspended.get_json()["revoked"] == {"sessions": 1, "api_keys": 0}
     problem(bea_client.get(f"{API}/org"), 401, "unauthenticated")
     restored = client.post(f"{API}/members/{bea.id}/restore", headers=tenant.auth)
     assert restored.get_json()["status"] == "active"

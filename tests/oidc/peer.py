@@ -98,7 +98,7 @@ class OpenIdProvider:
                 "client_id": client_id,
                 "client_secret": secret,
                 "redirect_uris": [redirect_uri],
-                "grant_types": ["authorization_code"],
+                "grant_types": ["authorization_code", "client_credentials"],
                 "response_types": ["code"],
                 "scope": "openid email profile groups vendor",
             }

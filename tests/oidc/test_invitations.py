@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from gateway.domain import model as m
 from gateway.oidc.platform import PlatformLogin
 from gateway.services import Services
+from tests.signout import sign_out
 
 from .conftest import CLI, add_oidc_tenant
 from .peer import Browser, OpenIdProvider, new_key
@@ -312,7 +313,7 @@ def test_bad_state_does_not_accept_the_invitation(
         callback = callback.replace(state, "st_forged")
     elif mangle == "replay":
         assert browser.finish(callback).status_code == 303
-        browser.gateway.get("/logout")
+        sign_out(browser.gateway)
     else:
         target = Browser(app.test_client())
 

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tests.signout import sign_out
+
 from .conftest import CLI, Tenant
 from .peer import Browser, OpenIdProvider, new_key
 
@@ -79,7 +81,7 @@ def test_replayed_callback_is_refused(tenant: Tenant, browser: Browser, app) -> 
     browser.start(tenant.login_path)
     callback = browser.authenticate("alice@acme.test")
     assert browser.finish(callback).status_code == 303
-    browser.gateway.get("/logout")
+    sign_out(browser.gateway)
 
     response = browser.finish(callback)
     assert_refused(browser.gateway, response, 400, "state_invalid")

@@ -35,6 +35,7 @@ from saml_idp import (
 from gateway.app import create_app
 from gateway.domain import model as m
 from gateway.services import Services
+from tests.signout import sign_out
 
 ATTACKER = "mallory@acme.test"
 VICTIM = "admin@acme.test"
@@ -138,7 +139,7 @@ def test_comment_injected_into_name_id_does_not_truncate_the_identity(
 def test_replayed_assertion_is_refused(client: FlaskClient, okta: SamlSetup, app_services: Services) -> None:
     signed, relay = signed_for_attacker(client, okta)
     assert post_acs(client, okta.slug, signed, relay).status_code == 303
-    client.get("/logout")
+    sign_out(client)
     answer = post_acs(client, okta.slug, signed, relay)
     assert assert_refused(client, answer, app_services, okta.org.id) == "saml_replay"
 

@@ -18,6 +18,7 @@ from gateway.services import Services
 from gateway.services.oidc_connections import SecretBox
 from gateway.services.saml_connections import SP_KEY_PURPOSE, IdpDescriptor, SamlConfig
 from gateway.storage.db import Database
+from tests.signout import sign_out
 
 
 def raw_config(db: Database, connection_id: str) -> str:
@@ -37,7 +38,7 @@ def write_config(app: Flask, setup: SamlSetup, config: SamlConfig) -> None:
 
 
 def encrypted_sign_in(client: FlaskClient, setup: SamlSetup, sp_cert: str):  # type: ignore[no-untyped-def]
-    client.get("/logout")
+    sign_out(client)
     request_id, relay = start_login(client, setup.slug)
     signed = setup.response("ada@acme.test", in_response_to=request_id)
     return post_acs(client, setup.slug, setup.idp.encrypt(signed, sp_cert), relay)

@@ -121,6 +121,10 @@ def test_expected_urls_come_from_the_public_url_not_the_host_header(
     # A genuine response for the public URL is accepted whatever Host the request claims ...
     request_id, relay = start_login(client, okta.slug)
     signed = okta.response("ada@acme.test", in_response_to=request_id, sign_response=True)
+    # The browser's binding cookie, copied to the claimed host: the test client keeps cookies per host.
+    bound = client.get_cookie("gw_saml_binding", path=f"/saml/{okta.slug}/")
+    assert bound is not None
+    client.set_cookie("gw_saml_binding", bound.value, domain="evil.test", path=f"/saml/{okta.slug}/")
     answer = client.post(
         f"/saml/{okta.slug}/acs",
         data={"SAMLResponse": b64(signed), "RelayState": relay},

@@ -10,10 +10,11 @@ from saml_idp import IDP_KEY, IDP_NEW_KEY, SigningKey, post_acs, reason, start_l
 
 from gateway.domain import model as m
 from gateway.services.saml_connections import SamlConfig, cert_fingerprint
+from tests.signout import sign_out
 
 
 def sign_in_signed_by(client: FlaskClient, setup: SamlSetup, key: SigningKey, email: str = "ada@acme.test"):  # type: ignore[no-untyped-def]
-    client.get("/logout")
+    sign_out(client)
     request_id, relay = start_login(client, setup.slug)
     return post_acs(client, setup.slug, setup.response(email, in_response_to=request_id, key=key), relay)
 
@@ -50,7 +51,7 @@ def _sp_certs(app: Flask, setup: SamlSetup) -> list[str]:
 
 
 def _encrypted_sign_in(client: FlaskClient, setup: SamlSetup, sp_cert: str):  # type: ignore[no-untyped-def]
-    client.get("/logout")
+    sign_out(client)
     request_id, relay = start_login(client, setup.slug)
     signed = setup.response("ada@acme.test", in_response_to=request_id)
     return post_acs(client, setup.slug, setup.idp.encrypt(signed, sp_cert), relay)
@@ -65,7 +66,7 @@ def test_encrypted_assertions_are_required_and_decrypted(
     assert answer.status_code == 303, answer.get_data(as_text=True)
     assert client.get("/me").get_json()["email"] == "ada@acme.test"
 
-    client.get("/logout")
+    sign_out(client)
     request_id, relay = start_login(client, setup.slug)
     plain = post_acs(client, setup.slug, setup.response("ada@acme.test", in_response_to=request_id), relay)
     assert plain.status_code == 403

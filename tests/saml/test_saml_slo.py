@@ -11,6 +11,7 @@ from saml_helpers import SamlSetup
 from saml_idp import RSA_SHA256, reason
 
 from gateway.services import Services
+from tests.signout import sign_out
 
 
 def _location_query(answer) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -81,7 +82,7 @@ def test_unsigned_idp_logout_request_is_refused(client: FlaskClient, okta: SamlS
 
 def test_sp_initiated_logout_goes_to_the_idp_and_comes_back(client: FlaskClient, okta: SamlSetup) -> None:
     assert okta.sign_in(client, "ada@acme.test").status_code == 303
-    answer = client.get("/logout", query_string={"next": "/bye"})
+    answer = sign_out(client, "/bye")
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith(okta.idp.slo_url)
     assert client.get("/me").status_code == 401
@@ -103,7 +104,7 @@ def test_sp_initiated_logout_goes_to_the_idp_and_comes_back(client: FlaskClient,
 
 
 def test_logout_without_a_saml_session_does_not_involve_the_idp(client: FlaskClient, okta: SamlSetup) -> None:
-    answer = client.get("/logout")
+    answer = sign_out(client)
     assert answer.status_code == 303
     assert not answer.headers["Location"].startswith(okta.idp.slo_url)
 

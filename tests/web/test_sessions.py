@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from gateway.domain import model as m
 from gateway.services import Services
+from tests.signout import sign_out
 
 CLI = m.Actor.cli()
 
@@ -66,7 +67,7 @@ def test_absolute_timeout_ends_an_active_session(
 
 def test_logout_revokes_the_session_server_side(app: Flask, app_services: Services, member: m.Member) -> None:
     client, token = signed_in(app, app_services, member)
-    response = client.get("/logout")
+    response = sign_out(client)
     assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert "gw_session=;" in " ".join(response.headers.getlist("Set-Cookie"))
     replay = app.test_client()
@@ -76,7 +77,7 @@ def test_logout_revokes_the_session_server_side(app: Flask, app_services: Servic
 
 def test_logout_keeps_next_on_the_gateway(app: Flask, app_services: Services, member: m.Member) -> None:
     client, _ = signed_in(app, app_services, member)
-    assert client.get("/logout?next=//evil.example").headers["Location"] == "/login"
+    assert sign_out(client, "//evil.example").headers["Location"] == "/login"
 
 
 def test_removal_ends_every_session_of_the_member_at_once(

@@ -15,9 +15,9 @@ from gateway.wiring import services
 
 
 @bp.get("/audit-events")
-@access(Access.READ)
+@access(Access.ADMIN)
 def list_audit_events() -> ResponseReturnValue:
-    """Filters: ``actor_type``, ``actor_id``, ``target_id``, ``action`` (exact, or a prefix ending in ``*``)."""
+    """Admin-only: the trail names other people and the addresses they came from. Filters: ``actor_type``, ``actor_id``, ``target_id``, ``action`` (exact, or a prefix ending in ``*``)."""
     query = load_query(AuditQuery())
     paging = Paging.of(query)
     items, total = services().audit.list(

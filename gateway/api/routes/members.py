@@ -75,7 +75,7 @@ def suspend_member(member_id: str) -> ResponseReturnValue:
     )
     return jsonify(
         member=out.member(result.member),
-        revoked={"sessions": result.sessions_ended},
+        revoked={"sessions": result.sessions_ended, "api_keys": result.api_keys_revoked},
         resources_kept=result.resources_kept,
     )
 

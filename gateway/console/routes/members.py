@@ -94,7 +94,11 @@ def suspend(member_id: str) -> ResponseReturnValue:
         return _member_page(
             member_id, field_errors(error, "suspend"), last_admin=isinstance(error, LastAdmin), status=409
         )
-    flash(f"{result.member.email} is suspended; {result.sessions_ended} session(s) ended.", "ok")
+    flash(
+        f"{result.member.email} is suspended; {result.sessions_ended} session(s) ended, "
+        f"{result.api_keys_revoked} admin API key(s) they created revoked.",
+        "ok",
+    )
     return redirect(url_for("console.member", member_id=member_id), code=303)
 
 

@@ -51,7 +51,7 @@ function build() {
     scopes: ['openid', 'email', 'profile', 'groups', 'vendor', 'offline_access'],
     conformIdTokenClaims: state.conformIdTokenClaims,
     pkce: { required: () => state.pkceRequired },
-    features: { devInteractions: { enabled: false } },
+    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ['loopback-test-provider-cookie-key'] },
     renderError: async (ctx, out) => {
