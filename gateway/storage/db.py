@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.errors import InvalidInput
+from gateway.storage.statistics import keep_sqlite_statistics_fresh
 from gateway.storage.store import Store
 from gateway.storage.tables import map_entities, metadata
 
@@ -34,6 +35,7 @@ def _make_engine(url: str) -> sa.Engine:
             # invitation while the mode flips) are serialized, as SELECT ... FOR UPDATE does on PostgreSQL.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        keep_sqlite_statistics_fresh(engine)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
