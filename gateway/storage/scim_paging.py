@@ -40,15 +40,11 @@ def list_page(
         if query.after is not None:
             ids = ids.where(key > tuple(query.after)).order_by(*order)
         elif query.before is not None:
-            ids = ids.where(key < tuple(query.before)).order_by(
-                table.c.created_at.desc(), table.c.id.desc()
-            )
+            ids = ids.where(key < tuple(query.before)).order_by(table.c.created_at.desc(), table.c.id.desc())
         else:
             ids = ids.order_by(*order).offset(query.offset)
         page = ids.limit(query.limit).subquery("page")
-        rows = list(
-            session.scalars(sa.select(entity).join(page, table.c.id == page.c.id).order_by(*order))
-        )
+        rows = list(session.scalars(sa.select(entity).join(page, table.c.id == page.c.id).order_by(*order)))
     fetched = len(rows)
     if not keyset and fetched < query.limit and (fetched > 0 or query.offset == 0):
         return rows, query.offset + fetched

@@ -167,7 +167,6 @@ class FilterCompiler:
         position = sa.func.instr(column, value) if self.dialect == "sqlite" else sa.func.strpos(column, value)
         return position > 0
 
-
     def _prefix_range(self, column: sa.ColumnElement[Any], prefix: str) -> sa.ColumnElement[bool]:
         """``prefix <= column < successor(prefix)`` in byte (code point) order, which holds exactly for the
         strings that start with ``prefix``: SQLite's BINARY collation is that order; on PostgreSQL the

@@ -91,9 +91,7 @@ TRIGRAM_INDEXES = [
     _trigram_index("ix_members_search_full_name", _FULL_NAME_INDEXED),
 ]
 
-sa.event.listen(
-    metadata, "before_create", sa.DDL(POSTGRES_EXTENSION).execute_if(dialect="postgresql")
-)
+sa.event.listen(metadata, "before_create", sa.DDL(POSTGRES_EXTENSION).execute_if(dialect="postgresql"))
 for _statement in SQLITE_DDL:
     sa.event.listen(members, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
 sa.event.listen(

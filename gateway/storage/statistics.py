@@ -45,5 +45,5 @@ def keep_sqlite_statistics_fresh(engine: sa.Engine, every: int = EVERY) -> None:
     def _on_close(dbapi_conn: Any, _record: Any) -> None:
         try:
             _optimize(dbapi_conn)
-        except Exception:  # noqa: BLE001 - closing must not fail because the database went away
+        except Exception:  # closing must not fail because the database went away
             return
