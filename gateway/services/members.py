@@ -256,7 +256,7 @@ class MemberService(ServiceBase):
         limit: int = 50,
         after: tuple[Any, ...] | None = None,
     ) -> tuple[list[m.Member], int | None]:
-        """``after``: a keyset page (no total) following that (email, id); see ``Store.members``."""
+        """``after``: a keyset page (no total) following that (email,); see ``Store.members``."""
         with self.db.transaction() as tx:
             return tx.members(
                 org_id, query=query, status=status, role=role, offset=offset, limit=limit, after=after

@@ -1,6 +1,6 @@
 """The list orders the admin API pages by keyset (``?cursor=``), each served by an index:
 
-- members: ``(email, id)`` ascending, by the unique ``(org_id, email)``;
+- members: ``(email)`` ascending (unique in the organization), by the unique ``(org_id, email)``;
 - invitations: ``(created_at, id)`` descending, by ``ix_invitations_org_created``;
 - audit events: ``(at, id)`` descending, by ``ix_audit_events_org_at``.
 
@@ -31,6 +31,6 @@ class Keyset:
         return key < values if self.descending else key > values
 
 
-MEMBER_ORDER = Keyset((members.c.email, members.c.id))
+MEMBER_ORDER = Keyset((members.c.email,))
 INVITATION_ORDER = Keyset((invitations.c.created_at, invitations.c.id), descending=True)
 AUDIT_ORDER = Keyset((audit_events.c.at, audit_events.c.id), descending=True)

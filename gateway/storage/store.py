@@ -125,7 +125,7 @@ class Store:
         after: tuple[Any, ...] | None = None,
     ) -> tuple[list[m.Member], int | None]:
         """Members by email; ``query`` is a substring of the email or the name, served from the search index
-        (``gateway.storage.search_tables``). ``after``: a keyset page following that (email, id)."""
+        (``gateway.storage.search_tables``). ``after``: a keyset page following that (email,)."""
         stmt = sa.select(m.Member).where(m.Member.org_id == org_id)
         if query:
             stmt = stmt.where(search_condition(query, self.session.get_bind().dialect.name))
@@ -136,7 +136,13 @@ class Store:
         if role is not None:
             stmt = stmt.where(m.Member.role == role)
         return self._keyset_page(
-            stmt.order_by(m.Member.email, m.Member.id), after, offset, limit, MEMBER_ORDER
+            # email is unique in the organization, so it alone is a total order; org_id (fixed by the WHERE)
+            # leads so the order is the one (org_id, email) serves, not the cross-organization email index
+            stmt.order_by(m.Member.org_id, m.Member.email),
+            after,
+            offset,
+            limit,
+            MEMBER_ORDER,
         )
 
     def count_members(self, org_id: str, *, live_only: bool = True) -> int:

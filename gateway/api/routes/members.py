@@ -28,9 +28,9 @@ def list_members() -> ResponseReturnValue:
         role=query.get("role"),
         offset=paging.offset,
         limit=paging.limit,
-        after=paging.after(str, str),
+        after=paging.after(str),
     )
-    return jsonify(paging.body(items, total, out.member, key=lambda x: (x.email, x.id)))
+    return jsonify(paging.body(items, total, out.member, key=lambda x: (x.email,)))
 
 
 @bp.get("/members/<member_id>")
