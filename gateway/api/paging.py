@@ -36,6 +36,11 @@ _PAGING_ARGS = ("page", "per_page", "cursor")
 class PageQuery(Schema):
     page = fields.Int(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Int(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class KeysetPageQuery(PageQuery):
+    """The paging of a list that can also be read by keyset (``?cursor=``)."""
+
     cursor = fields.Str(validate=validate.Length(max=2048))
 
 

@@ -156,3 +156,8 @@ def test_member_search_keeps_substring_semantics(
         "%",
     ):
         assert found(q) == scanned(q), q
+
+
+def test_lists_without_keyset_paging_ignore_a_cursor(client: FlaskClient, tenant: Tenant) -> None:
+    body = client.get(f"{API}/scim-tokens?cursor=anything", headers=tenant.auth).get_json()
+    assert body["page"] == 1 and body["total"] == len(body["items"])
