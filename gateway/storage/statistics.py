@@ -9,10 +9,13 @@ documentation recommends for long-lived connections. PostgreSQL's autovacuum kee
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+
+log = logging.getLogger("gateway.storage")
 
 EVERY = 1000
 ANALYSIS_LIMIT = 400
@@ -39,7 +42,10 @@ def keep_sqlite_statistics_fresh(engine: sa.Engine, every: int = EVERY) -> None:
         uses = record.info.get("optimize_uses", 0) + 1
         record.info["optimize_uses"] = uses
         if uses % every == 0:
-            _optimize(dbapi_conn)
+            try:
+                _optimize(dbapi_conn)
+            except Exception:  # statistics are an optimization: a busy database must not fail a request
+                log.warning("PRAGMA optimize skipped", exc_info=True)
 
     @event.listens_for(engine, "close")
     def _on_close(dbapi_conn: Any, _record: Any) -> None:
