@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from gateway.services.cursors import CursorBox
+from scim.discovery import CURSOR_TIMEOUT
 from scim.views import bp
 
 
 def init_scim(app: Flask) -> None:
     app.extensions["scim.provisioning"] = app.extensions["gateway.services"].provisioning
+    app.extensions["scim.cursors"] = CursorBox(app.config["SECRET_KEY"], "scim", CURSOR_TIMEOUT)
     app.register_blueprint(bp)

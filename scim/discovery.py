@@ -1,9 +1,10 @@
 """Discovery documents (RFC 7644 section 4): ServiceProviderConfig, ResourceTypes and Schemas. They describe
-exactly what this server does: PATCH, Bulk, filter, sort and ETags are supported; changing passwords is not
-(a password sent by an identity provider is accepted and discarded, since members sign in through the IdP)."""
+exactly what this server does: PATCH, Bulk, filter, sort, ETags and cursor pagination (RFC 9865) are
+supported; changing passwords is not (a password sent by an identity provider is accepted and discarded, since members sign in through the IdP)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from scim2_models import Context, ResourceType, ServiceProviderConfig
@@ -19,6 +20,8 @@ from scim.schema import (
 )
 
 MAX_RESULTS = 1000
+DEFAULT_PAGE_SIZE = 100
+CURSOR_TIMEOUT = timedelta(hours=1)
 MAX_BULK_OPERATIONS = 1000
 
 _META_SCHEMAS = [
@@ -36,6 +39,15 @@ def service_provider_config(base_url: str, max_payload: int) -> dict[str, Any]:
         "filter": {"supported": True, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": False},
         "sort": {"supported": True},
+        # RFC 9865: cursor pagination beside startIndex (which stays the default for existing clients).
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_PAGE_SIZE,
+            "maxPageSize": MAX_RESULTS,
+            "cursorTimeout": int(CURSOR_TIMEOUT.total_seconds()),
+        },
         "etag": {"supported": True},
         "authenticationSchemes": [
             {

@@ -10,8 +10,9 @@ from typing import Any
 
 from gateway.domain import model as m
 from gateway.domain.groups import InvalidFilter, Query, SortSpec, VersionMismatch
+from gateway.services.cursors import CursorBox
 from gateway.services.provisioning import GroupChanges, ProvisioningService
-from scim import discovery
+from scim import cursor_paging, discovery
 from scim.errors import ScimError
 from scim.filter import parse_attr_path, parse_filter
 from scim.patch import apply_operations, parse_operations, split_member_operations
@@ -40,7 +41,7 @@ from scim.schema import (
 )
 
 MAX_PAGE = discovery.MAX_RESULTS
-DEFAULT_PAGE = 100
+DEFAULT_PAGE = discovery.DEFAULT_PAGE_SIZE
 # startIndex and count beyond a 32-bit integer are refused (400), not passed on to the database.
 MAX_INT_ARG = 2**31 - 1
 PATCH_RETRIES = 3
@@ -54,6 +55,7 @@ class Caller:
     actor: m.Actor
     base_url: str
     max_payload: int
+    cursors: CursorBox | None = None
 
 
 @dataclass
@@ -209,19 +211,46 @@ def _search(
 ) -> Result:
     query = _query(args)
     attributes, excluded = _projection(args)
-    if kind is USERS:
-        users, total = service.list_users(caller.org_id, query)
-        docs = [user_document(v.member, v.groups, caller.base_url) for v in users]
-    else:
-        groups, total = service.list_groups(caller.org_id, query, with_members=_wants_members(args))
-        docs = [group_document(v.group, v.members, caller.base_url) for v in groups]
-    resources = [project(kind, d, attributes, excluded) for d in docs]
+    fetch = _keyed_fetch(service, caller, kind, args)
+    if cursor_paging.requested(args):
+        scope = cursor_paging.scope(caller.org_id, kind.endpoint, args)
+        page = cursor_paging.page(fetch, query, args, caller.cursors, scope, service.now())
+        resources = [project(kind, d, attributes, excluded) for d in page.documents]
+        return Result(200, cursor_paging.list_response(resources, page))
+    keyed, total = fetch(query)
+    resources = [project(kind, d, attributes, excluded) for d, _ in keyed]
     return Result(200, _list_response(resources, total, query.offset + 1))
+
+
+def _keyed_fetch(
+    service: ProvisioningService, caller: Caller, kind: ResourceKind, args: Mapping[str, Any]
+) -> cursor_paging.Fetch:
+    """Lists documents with their list-order key ``(created_at, id)``, which a cursor continues from."""
+
+    def fetch(query: Query) -> tuple[list[tuple[dict[str, Any], cursor_paging.Key]], int]:
+        if kind is USERS:
+            users, total = service.list_users(caller.org_id, query)
+            return [
+                (user_document(v.member, v.groups, caller.base_url), (v.member.created_at, v.member.id))
+                for v in users
+            ], total
+        groups, total = service.list_groups(caller.org_id, query, with_members=_wants_members(args))
+        return [
+            (group_document(v.group, v.members, caller.base_url), (v.group.created_at, v.group.id))
+            for v in groups
+        ], total
+
+    return fetch
 
 
 def _search_all(service: ProvisioningService, caller: Caller, args: Mapping[str, Any]) -> Result:
     """A query at the service root spans Users then Groups; a filter attribute a resource type does not
     have simply matches none of its resources."""
+    if cursor_paging.requested(args):
+        raise InvalidValue(
+            "Cursor pagination is offered on /Users and /Groups (and their /.search); "
+            "a query at the service root pages with startIndex."
+        )
     query = _query(args)
     attributes, excluded = _projection(args)
     pages: list[tuple[ResourceKind, Callable[[Query], tuple[list[dict[str, Any]], int]]]] = [

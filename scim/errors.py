@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from gateway.domain import errors as e
 from gateway.domain.groups import InvalidFilter, VersionMismatch
 from gateway.observability import request_id
+from gateway.services.cursors import ExpiredCursor, InvalidCursor
 from scim.filter import InvalidPath
 from scim.schema import ERROR_URN, InvalidSyntax, InvalidValue, MutabilityError, NoTarget
 
@@ -38,6 +39,8 @@ _MAPPING: list[tuple[type[Exception], int, str | None]] = [
     (MutabilityError, 400, "mutability"),
     (NoTarget, 400, "noTarget"),
     (InvalidValue, 400, "invalidValue"),
+    (ExpiredCursor, 400, "expiredCursor"),
+    (InvalidCursor, 400, "invalidCursor"),
     (VersionMismatch, 412, None),
     (e.AccountInOtherOrganization, 409, "uniqueness"),
     (e.Conflict, 409, "uniqueness"),

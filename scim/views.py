@@ -49,7 +49,13 @@ def _authenticate() -> Caller:
         request_id=request_id(),
     )
     config = settings()
-    return Caller(org.id, actor, config.url("/scim/v2"), config.max_request_bytes)
+    return Caller(
+        org.id,
+        actor,
+        config.url("/scim/v2"),
+        config.max_request_bytes,
+        current_app.extensions["scim.cursors"],
+    )
 
 
 def _body() -> Any:

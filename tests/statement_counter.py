@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -19,13 +20,23 @@ _CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 class Counted:
     dialect: str
     statements: list[str] = field(default_factory=list)
+    """The SQL sent, in order, whole (a query-plan test explains it with its ``parameters``)."""
+    parameters: list[Any] = field(default_factory=list)
     transactions: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
 
     def __len__(self) -> int:
         return len(self.statements)
 
+    def matching(self, fragment: str) -> list[str]:
+        """The statements whose SQL contains ``fragment`` (case-insensitive)."""
+        return [s for s in self.statements if fragment.lower() in s.lower()]
+
     def report(self) -> str:
-        lines = "\n".join(f"  {i + 1}. {s}" for i, s in enumerate(self.statements))
+        lines = "\n".join(f"  {i + 1}. {' '.join(s.split())[:160]}" for i, s in enumerate(self.statements))
         return f"{len(self.statements)} statements in {self.transactions} transaction(s):\n{lines}"
 
     def within(self, statements: int | dict[str, int], transactions: int | None = None) -> None:
@@ -44,10 +55,10 @@ class Counted:
 def count_statements(engine: sa.Engine) -> Iterator[Counted]:
     counted = Counted(engine.dialect.name)
 
-    def on_execute(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        text = " ".join(statement.split())
-        if not text.upper().startswith(_CONTROL):
-            counted.statements.append(text[:160])
+    def on_execute(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(_CONTROL):
+            counted.statements.append(statement)
+            counted.parameters.append(params)
 
     def on_begin(_conn) -> None:  # type: ignore[no-untyped-def]
         counted.transactions += 1

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.api.blueprint import PREFIX, bp
 from gateway.domain import errors as e
+from gateway.services.cursors import InvalidCursor
 from gateway.services.oidc_connections import OidcRefused
 from gateway.services.saml_connections import SamlRefused
 
@@ -35,6 +36,7 @@ log = logging.getLogger("gateway.api")
 DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.NotFound: 404,
     e.InvalidInput: 422,
+    InvalidCursor: 400,
     e.Unauthenticated: 401,
     e.Forbidden: 403,
     e.Conflict: 409,

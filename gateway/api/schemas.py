@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from gateway.api.paging import PageQuery
+from gateway.api.paging import KeysetPageQuery, PageQuery
 from gateway.domain import model as m
 from gateway.domain.policy import MAX_CREDITS_PER_ENTRY
 from gateway.outbox.events import EVENT_TYPES
@@ -37,7 +37,7 @@ class ModeBody(Schema):
     mode = _enum(m.MembershipMode, required=True)
 
 
-class MemberQuery(PageQuery):
+class MemberQuery(KeysetPageQuery):
     q = fields.Str(validate=validate.Length(min=1, max=200))
     status = _enum(m.MemberStatus)
     role = _enum(m.Role)
@@ -64,7 +64,7 @@ class InvitationBody(EmailBody):
     role = _enum(m.Role, load_default=m.Role.MEMBER)
 
 
-class InvitationQuery(PageQuery):
+class InvitationQuery(KeysetPageQuery):
     status = _enum(m.InvitationStatus)
 
 
@@ -113,7 +113,7 @@ class ResourceQuery(PageQuery):
     created_by = fields.Str(validate=_ID)
 
 
-class AuditQuery(PageQuery):
+class AuditQuery(KeysetPageQuery):
     actor_type = _enum(m.ActorType)
     actor_id = fields.Str(validate=validate.Length(min=1, max=200))
     action = fields.Str(validate=validate.Length(min=1, max=100))

@@ -210,9 +210,14 @@ class SortSpec:
 
 @dataclass(frozen=True)
 class Query:
-    """One page of a list request: filter, order and window (``offset`` is 0-based)."""
+    """One page of a list request: filter, order and window (``offset`` is 0-based).
+
+    ``after`` / ``before`` (only without ``sort``) ask for a keyset page instead: the rows that follow (or
+    precede) the row whose ``(created_at, id)`` is given, in list order, whatever ``offset`` says."""
 
     filter: Filter | None = None
     sort: SortSpec | None = None
     offset: int = 0
     limit: int = 100
+    after: tuple[Any, ...] | None = None
+    before: tuple[Any, ...] | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.domain import model as m
 from gateway.services.base import ServiceBase
 
@@ -17,9 +19,11 @@ class AuditService(ServiceBase):
         target_id: str | None = None,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[list[m.AuditEvent], int]:
+        after: tuple[Any, ...] | None = None,
+    ) -> tuple[list[m.AuditEvent], int | None]:
+        """``after``: a keyset page (no total) following that (at, id), newest first."""
         with self.db.transaction() as tx:
             return tx.audit_events(
                 org_id, actor_type=actor_type, actor_id=actor_id, action=action, target_id=target_id,
-                offset=offset, limit=limit,
+                offset=offset, limit=limit, after=after,
             )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.domain import model as m
 from gateway.domain.errors import AccountInOtherOrganization, EmailTaken, InvitationInvalid
@@ -58,10 +59,17 @@ class InvitationService(ServiceBase):
             return IssuedInvitation(invitation, issued.token)
 
     def list(
-        self, org_id: str, *, status: m.InvitationStatus | None = None, offset: int = 0, limit: int = 50
-    ) -> tuple[list[m.Invitation], int]:
+        self,
+        org_id: str,
+        *,
+        status: m.InvitationStatus | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        after: tuple[Any, ...] | None = None,
+    ) -> tuple[list[m.Invitation], int | None]:
+        """``after``: a keyset page (no total) following that (created_at, id), newest first."""
         with self.db.transaction() as tx:
-            return tx.invitations(org_id, self.now(), status=status, offset=offset, limit=limit)
+            return tx.invitations(org_id, self.now(), status=status, offset=offset, limit=limit, after=after)
 
     def get(self, org_id: str, invitation_id: str) -> m.Invitation:
         with self.db.transaction() as tx:

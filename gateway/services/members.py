@@ -299,9 +299,13 @@ class MemberService(ServiceBase):
         role: m.Role | None = None,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[list[m.Member], int]:
+        after: tuple[Any, ...] | None = None,
+    ) -> tuple[list[m.Member], int | None]:
+        """``after``: a keyset page (no total) following that (email,); see ``Store.members``."""
         with self.db.transaction() as tx:
-            return tx.members(org_id, query=query, status=status, role=role, offset=offset, limit=limit)
+            return tx.members(
+                org_id, query=query, status=status, role=role, offset=offset, limit=limit, after=after
+            )
 
     def get(self, org_id: str, member_id: str) -> MemberView:
         with self.db.transaction() as tx:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.errors import InvalidInput
 from gateway.storage.constraints import domain_error_for
+from gateway.storage.statistics import keep_sqlite_statistics_fresh
 from gateway.storage.store import Store
 from gateway.storage.tables import map_entities, metadata
 
@@ -55,6 +56,7 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
             # begins a snapshot that never blocks the writer (WAL).
             conn.exec_driver_sql("BEGIN IMMEDIATE" if _BEGIN_WRITE.get() else "BEGIN")
 
+        keep_sqlite_statistics_fresh(engine)
         return engine
     # No ping on every checkout: a connection broken by a restart or failover raises a disconnect error, upon
     # which SQLAlchemy invalidates the whole pool, so the next checkouts connect afresh. ``pool_recycle``

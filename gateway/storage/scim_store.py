@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from gateway.domain import groups as g
 from gateway.domain import model as m
+from gateway.storage.scim_paging import list_page
 from gateway.storage.scim_tables import (
     map_scim_entities,
     scim_group_members,
@@ -151,7 +152,12 @@ class FilterCompiler:
             # Both sides are lower-cased, so LIKE's own case rules (which differ by backend) do not matter.
             pattern = _escape_like(value)
             pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[op]
-            return sa.and_(column.is_not(None), column.like(pattern, escape="\\"))
+            matches = sa.and_(column.is_not(None), column.like(pattern, escape="\\"))
+            if op == "sw":
+                # The LIKE stays the definition; the range in front of it lets the index on the lower-cased
+                # column serve it (neither store plans a bound LIKE pattern as an index range).
+                return sa.and_(self._prefix_range(column, value), matches)
+            return matches
         size = len(value)
         if op == "sw":
             return sa.func.substr(column, 1, size) == value
@@ -160,6 +166,32 @@ class FilterCompiler:
             return sa.and_(sa.func.length(column) >= size, tail == value)
         position = sa.func.instr(column, value) if self.dialect == "sqlite" else sa.func.strpos(column, value)
         return position > 0
+
+    def _prefix_range(self, column: sa.ColumnElement[Any], prefix: str) -> sa.ColumnElement[bool]:
+        """``prefix <= column < successor(prefix)`` in byte (code point) order, which holds exactly for the
+        strings that start with ``prefix``: SQLite's BINARY collation is that order; on PostgreSQL the
+        pattern operators compare that way and ``ix_members_org_user_name_prefix`` serves them."""
+        upper = _successor(prefix)
+        if self.dialect == "postgresql":
+            lower_bound = column.op("~>=~", is_comparison=True)(prefix)
+            if upper is None:
+                return lower_bound
+            return sa.and_(lower_bound, column.op("~<~", is_comparison=True)(upper))
+        if upper is None:
+            return column >= prefix
+        return sa.and_(column >= prefix, column < upper)
+
+
+def _successor(prefix: str) -> str | None:
+    """The least string greater than every string that starts with ``prefix`` (None: there is none)."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars.pop()) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return "".join(chars) + chr(code)
+    return None
 
 
 def _ordered(column: sa.ColumnElement[Any], op: str, value: Any, where: str) -> sa.ColumnElement[bool]:
@@ -333,11 +365,8 @@ class ScimStore:
         where = [members.c.org_id == org_id, members.c.status != m.MemberStatus.REMOVED.value]
         if query.filter is not None:
             where.append(_user_compiler(self.dialect, org_id).compile(query.filter))
-        order = [members.c.created_at, members.c.id]
-        if query.sort is not None:
-            order.insert(0, _sort_column(query.sort, _USER_SORT, CORE_USER_URN))
-        stmt = sa.select(m.Member).where(*where)
-        return self._page(stmt, order, query)
+        sort = _sort_column(query.sort, _USER_SORT, CORE_USER_URN) if query.sort is not None else None
+        return list_page(self.session, m.Member, members, where, sort, query)
 
     def set_user_emails(
         self, org_id: str, member_id: str, emails: Sequence[dict[str, Any]], *, replace: bool = True
@@ -420,10 +449,8 @@ class ScimStore:
         where = [scim_groups.c.org_id == org_id]
         if query.filter is not None:
             where.append(_group_compiler(self.dialect, org_id).compile(query.filter))
-        order = [scim_groups.c.created_at, scim_groups.c.id]
-        if query.sort is not None:
-            order.insert(0, _sort_column(query.sort, _GROUP_SORT, CORE_GROUP_URN))
-        return self._page(sa.select(g.Group).where(*where), order, query)
+        sort = _sort_column(query.sort, _GROUP_SORT, CORE_GROUP_URN) if query.sort is not None else None
+        return list_page(self.session, g.Group, scim_groups, where, sort, query)
 
     def group_members(
         self, org_id: str, group_ids: Sequence[str]
@@ -574,11 +601,3 @@ class ScimStore:
                 )
             )
         )
-
-    # -- paging --------------------------------------------------------------------------------------------
-    def _page(self, stmt: sa.Select, order: list[Any], query: g.Query) -> tuple[list[Any], int]:
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
-        rows: list[Any] = []
-        if query.limit > 0:
-            rows = list(self.session.scalars(stmt.order_by(*order).offset(query.offset).limit(query.limit)))
-        return rows, int(total or 0)

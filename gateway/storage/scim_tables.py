@@ -39,6 +39,8 @@ scim_groups = sa.Table(
     sa.Column("attributes", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+    # SCIM lists page in (created_at, id) order (migration 0008).
+    sa.Index("ix_scim_groups_org_created", "org_id", "created_at", "id"),
 )
 # Group names are unique per organization, ignoring case (IdPs expect 409 uniqueness on a duplicate push).
 sa.Index(
@@ -101,7 +103,10 @@ scim_user_emails = sa.Table(
     sa.Column("type", sa.String(64)),
     sa.Column("primary", sa.Boolean, nullable=False, default=False),
     sa.Column("position", sa.Integer, nullable=False),
-    sa.Index("ix_scim_user_emails_member", "member_id"),
+    # Two equality columns, so SQLite picks it for the per-member DELETE (org_id = ? AND member_id = ?) even
+    # before ANALYZE, over (org_id, lower(value)) where org_id alone matches the whole organization; led by
+    # member_id, it also serves the foreign key's cascade (migration 0008).
+    sa.Index("ix_scim_user_emails_member_org", "member_id", "org_id"),
 )
 sa.Index("ix_scim_user_emails_org_value", scim_user_emails.c.org_id, sa.func.lower(scim_user_emails.c.value))
 
@@ -118,6 +123,16 @@ sa.Index(
     postgresql_where=sa.text("status != 'removed'"),
 )
 sa.Index("ix_members_org_external_id", members.c.org_id, members.c.external_id)
+# `userName sw "..."` is a range on lower(user_name). PostgreSQL compares it with the pattern operators
+# (~>=~, ~<~: byte order, where every string with a prefix sorts between the prefix and its successor), which
+# this index serves (migration 0008). On SQLite the BINARY collation is byte order already and the index
+# above serves it.
+sa.Index(
+    "ix_members_org_user_name_prefix",
+    members.c.org_id,
+    sa.func.lower(members.c.user_name).label("user_name_prefix"),
+    postgresql_ops={"user_name_prefix": "text_pattern_ops"},
+).ddl_if(dialect="postgresql")
 
 _MAPPINGS = [
     (g.Group, scim_groups),

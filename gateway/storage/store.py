@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from gateway.domain import model as m
 from gateway.domain.errors import Conflict
 from gateway.storage.constraints import domain_error_for
+from gateway.storage.keysets import AUDIT_ORDER, INVITATION_ORDER, MEMBER_ORDER, Keyset
+from gateway.storage.search_tables import condition as search_condition
 from gateway.storage.tables import audit_events
 
 T = TypeVar("T")
@@ -145,9 +147,22 @@ class Store:
         return obj
 
     def _page(self, stmt: sa.Select, offset: int, limit: int) -> tuple[list[Any], int]:
+        """One page and the total. A page shorter than ``limit`` that has rows (or is the first) ends the
+        list, so its total is ``offset + len(rows)`` and no ``count(*)`` runs."""
+        rows = list(self.session.scalars(stmt.offset(offset).limit(limit)).all())
+        if len(rows) < limit and (rows or offset == 0):
+            return rows, offset + len(rows)
         total = self.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
-        rows = self.session.scalars(stmt.offset(offset).limit(limit)).all()
-        return list(rows), int(total or 0)
+        return rows, int(total or 0)
+
+    def _keyset_page(
+        self, stmt: sa.Select, after: tuple[Any, ...] | None, offset: int, limit: int, keyset: Keyset
+    ) -> tuple[list[Any], int | None]:
+        """``after`` given: the ``limit`` rows that follow that position in list order, without a total
+        (a range scan of the index that serves the order, however deep); otherwise ``_page``."""
+        if after is None:
+            return self._page(stmt, offset, limit)
+        return list(self.session.scalars(stmt.where(keyset.follows(after)).limit(limit)).all()), None
 
     # -- organizations -------------------------------------------------------------------------------------
     def org(self, org_id: str, *, lock: bool | int = False) -> m.Organization | None:
@@ -297,24 +312,28 @@ class Store:
         role: m.Role | None = None,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[list[m.Member], int]:
+        after: tuple[Any, ...] | None = None,
+    ) -> tuple[list[m.Member], int | None]:
+        """Members by email; ``query`` is a substring of the email or the name, served from the search index
+        (``gateway.storage.search_tables``). ``after``: a keyset page following that (email,)."""
         stmt = sa.select(m.Member).where(m.Member.org_id == org_id)
         if query:
-            like = f"%{_escape_like(query.lower())}%"
-            stmt = stmt.where(
-                sa.or_(
-                    m.Member.email.like(like, escape="\\"),
-                    sa.func.lower(m.Member.display_name).like(like, escape="\\"),
-                    sa.func.lower(m.Member.given_name + " " + m.Member.family_name).like(like, escape="\\"),
-                )
-            )
+            stmt = stmt.where(search_condition(query, self.session.get_bind().dialect.name))
         if status is not None:
             stmt = stmt.where(m.Member.status == status)
         else:
             stmt = stmt.where(m.Member.status != m.MemberStatus.REMOVED)
         if role is not None:
             stmt = stmt.where(m.Member.role == role)
-        return self._page(stmt.order_by(m.Member.email, m.Member.id), offset, limit)
+        return self._keyset_page(
+            # email is unique in the organization, so it alone is a total order; org_id (fixed by the WHERE)
+            # leads so the order is the one (org_id, email) serves, not the cross-organization email index
+            stmt.order_by(m.Member.org_id, m.Member.email),
+            after,
+            offset,
+            limit,
+            MEMBER_ORDER,
+        )
 
     def count_members(self, org_id: str, *, live_only: bool = True) -> int:
         stmt = sa.select(sa.func.count()).select_from(m.Member).where(m.Member.org_id == org_id)
@@ -541,7 +560,8 @@ class Store:
         status: m.InvitationStatus | None = None,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[list[m.Invitation], int]:
+        after: tuple[Any, ...] | None = None,
+    ) -> tuple[list[m.Invitation], int | None]:
         """Invitations by *effective* status: a stored ``pending`` past ``expires_at`` counts as ``expired``."""
         stmt = sa.select(m.Invitation).where(m.Invitation.org_id == org_id)
         if status is m.InvitationStatus.PENDING:
@@ -552,7 +572,8 @@ class Store:
             )
         elif status is not None:
             stmt = stmt.where(m.Invitation.status == status)
-        return self._page(stmt.order_by(m.Invitation.created_at.desc(), m.Invitation.id), offset, limit)
+        order = stmt.order_by(m.Invitation.created_at.desc(), m.Invitation.id.desc())
+        return self._keyset_page(order, after, offset, limit, INVITATION_ORDER)
 
     def pending_invitations(self, org_id: str) -> Sequence[m.Invitation]:
         return self.session.scalars(
@@ -659,7 +680,8 @@ class Store:
         target_id: str | None = None,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[list[m.AuditEvent], int]:
+        after: tuple[Any, ...] | None = None,
+    ) -> tuple[list[m.AuditEvent], int | None]:
         stmt = sa.select(m.AuditEvent).where(m.AuditEvent.org_id == org_id)
         if actor_type is not None:
             stmt = stmt.where(m.AuditEvent.actor_type == actor_type)
@@ -672,7 +694,8 @@ class Store:
                 stmt = stmt.where(m.AuditEvent.action == action)
         if target_id:
             stmt = stmt.where(m.AuditEvent.target_id == target_id)
-        return self._page(stmt.order_by(m.AuditEvent.at.desc(), m.AuditEvent.id.desc()), offset, limit)
+        order = stmt.order_by(m.AuditEvent.at.desc(), m.AuditEvent.id.desc())
+        return self._keyset_page(order, after, offset, limit, AUDIT_ORDER)
 
 
 def _escape_like(value: str) -> str:

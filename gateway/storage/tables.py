@@ -117,6 +117,11 @@ members = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
     sa.UniqueConstraint("org_id", "email"),
     sa.Index("ix_members_org_id_status", "org_id", "status"),
+    # The last-Admin check counts from this index alone (migration 0008).
+    sa.Index("ix_members_org_role_status", "org_id", "role", "status"),
+    # SCIM lists page in (created_at, id) order; with status in the index a page's ids (and the count) come
+    # from an index-only scan (migration 0008).
+    sa.Index("ix_members_org_created", "org_id", "created_at", "id", "status"),
     # Every account belongs to one organization: at most one live (not removed) member per email.
     sa.Index(
         "uq_members_live_email",
@@ -263,6 +268,7 @@ invitations = sa.Table(
     sa.Column("revoked_at", TS),
     sa.Column("send_count", sa.Integer, nullable=False, default=1),
     sa.Index("ix_invitations_org_status", "org_id", "status"),
+    sa.Index("ix_invitations_org_created", "org_id", "created_at", "id"),
     # At most one pending invitation per email per organization.
     sa.Index(
         "uq_invitations_pending_email",
@@ -304,7 +310,7 @@ audit_events = sa.Table(
     sa.Column("ip", sa.String(64)),
     sa.Column("request_id", sa.String(64)),
     sa.Column("details", sa.JSON, nullable=False, default=dict),
-    sa.Index("ix_audit_events_org_at", "org_id", "at"),
+    sa.Index("ix_audit_events_org_at", "org_id", "at", "id"),
 )
 
 _MAPPINGS = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
@@ -17,7 +19,8 @@ from gateway.wiring import services
 @bp.get("/audit-events")
 @access(Access.ADMIN)
 def list_audit_events() -> ResponseReturnValue:
-    """Admin-only: the trail names other people and the addresses they came from. Filters: ``actor_type``, ``actor_id``, ``target_id``, ``action`` (exact, or a prefix ending in ``*``)."""
+    """Admin-only: the trail names other people and the addresses they came from. Filters: ``actor_type``, ``actor_id``, ``target_id``, ``action`` (exact, or a prefix ending in ``*``).
+    ``?cursor=`` pages by keyset without a total (see ``gateway.api.paging``)."""
     query = load_query(AuditQuery())
     paging = Paging.of(query)
     items, total = services().audit.list(
@@ -28,5 +31,6 @@ def list_audit_events() -> ResponseReturnValue:
         target_id=query.get("target_id"),
         offset=paging.offset,
         limit=paging.limit,
+        after=paging.after(datetime, int),
     )
-    return jsonify(paging.body(items, total, out.audit_event))
+    return jsonify(paging.body(items, total, out.audit_event, key=lambda x: (x.at, x.id)))

@@ -5,6 +5,7 @@ The accept link's token is returned only by create and resend; the database keep
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -49,10 +50,16 @@ def list_invitations() -> ResponseReturnValue:
     query = load_query(InvitationQuery())
     paging = Paging.of(query)
     items, total = services().invitations.list(
-        principal().org.id, status=query.get("status"), offset=paging.offset, limit=paging.limit
+        principal().org.id,
+        status=query.get("status"),
+        offset=paging.offset,
+        limit=paging.limit,
+        after=paging.after(datetime, str),
     )
     now = services().clock()
-    return jsonify(paging.body(items, total, lambda i: out.invitation(i, now)))
+    return jsonify(
+        paging.body(items, total, lambda i: out.invitation(i, now), key=lambda x: (x.created_at, x.id))
+    )
 
 
 @bp.get("/invitations/<invitation_id>")

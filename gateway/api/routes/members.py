@@ -17,7 +17,8 @@ from gateway.wiring import services
 @bp.get("/members")
 @access(Access.READ)
 def list_members() -> ResponseReturnValue:
-    """``?q=`` searches email and name; ``?status=`` (default: everyone not removed); ``?role=``."""
+    """``?q=`` searches email and name; ``?status=`` (default: everyone not removed); ``?role=``. By email;
+    ``?cursor=`` pages by keyset (see ``gateway.api.paging``)."""
     query = load_query(MemberQuery())
     paging = Paging.of(query)
     items, total = services().members.list(
@@ -27,8 +28,9 @@ def list_members() -> ResponseReturnValue:
         role=query.get("role"),
         offset=paging.offset,
         limit=paging.limit,
+        after=paging.after(str),
     )
-    return jsonify(paging.body(items, total, out.member))
+    return jsonify(paging.body(items, total, out.member, key=lambda x: (x.email,)))
 
 
 @bp.get("/members/<member_id>")

@@ -1,0 +1,74 @@
+"""Indexes for a flat cost as an organization grows, the member search index, fresh planner statistics
+
+Revision ID: 0008
+Revises: 0010
+Create Date: 2026-12-04 03:45:00
+
+Every hot query gets an index that fits it (see tests/storage/test_query_plans.py): SCIM list order
+(org_id, created_at, id), the last-Admin count (org_id, role, status), the per-member email rows
+(member_id, org_id), the audit and invitation lists in their keyset order, ``userName sw`` on PostgreSQL
+(lower(user_name) with ``text_pattern_ops``), and the member search (``pg_trgm`` GIN indexes on PostgreSQL, an FTS5
+trigram table kept by triggers on SQLite; see ``gateway.storage.search_tables``). It ends with ``ANALYZE`` so
+that the planners, SQLite's above all (which otherwise never has statistics), choose these indexes.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from gateway.storage import search_tables as search
+
+revision = "0008"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+_TRIGRAM = {
+    "ix_members_search_email": "email",
+    "ix_members_search_display_name": "lower(display_name)",
+    "ix_members_search_full_name": "lower((given_name || ' ') || family_name)",
+}
+
+
+def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.create_index("ix_members_org_role_status", "members", ["org_id", "role", "status"])
+    op.create_index("ix_members_org_created", "members", ["org_id", "created_at", "id", "status"])
+    op.create_index("ix_scim_groups_org_created", "scim_groups", ["org_id", "created_at", "id"])
+    op.create_index("ix_invitations_org_created", "invitations", ["org_id", "created_at", "id"])
+    op.create_index("ix_scim_user_emails_member_org", "scim_user_emails", ["member_id", "org_id"])
+    op.drop_index("ix_scim_user_emails_member", table_name="scim_user_emails")
+    op.drop_index("ix_audit_events_org_at", table_name="audit_events")
+    op.create_index("ix_audit_events_org_at", "audit_events", ["org_id", "at", "id"])
+    if postgres:
+        op.execute(
+            "CREATE INDEX ix_members_org_user_name_prefix ON members (org_id, lower(user_name) text_pattern_ops)"
+        )
+        op.execute(search.POSTGRES_EXTENSION)
+        for name, expr in _TRIGRAM.items():
+            op.execute(f"CREATE INDEX {name} ON members USING gin (({expr}) gin_trgm_ops)")
+        op.execute("ANALYZE")
+    else:
+        for statement in search.SQLITE_DDL:
+            op.execute(statement)
+        op.execute(search.SQLITE_BACKFILL)
+        op.execute("ANALYZE")
+
+
+def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        for name in _TRIGRAM:
+            op.execute(f"DROP INDEX IF EXISTS {name}")
+        op.execute("DROP INDEX IF EXISTS ix_members_org_user_name_prefix")
+    else:
+        for statement in search.SQLITE_DROP:
+            op.execute(statement)
+    op.drop_index("ix_audit_events_org_at", table_name="audit_events")
+    op.create_index("ix_audit_events_org_at", "audit_events", ["org_id", "at"])
+    op.create_index("ix_scim_user_emails_member", "scim_user_emails", ["member_id"])
+    op.drop_index("ix_scim_user_emails_member_org", table_name="scim_user_emails")
+    op.drop_index("ix_invitations_org_created", table_name="invitations")
+    op.drop_index("ix_scim_groups_org_created", table_name="scim_groups")
+    op.drop_index("ix_members_org_created", table_name="members")
+    op.drop_index("ix_members_org_role_status", table_name="members")

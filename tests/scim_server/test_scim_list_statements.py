@@ -1,0 +1,66 @@
+"""Statement budgets of the SCIM list paths: a page that holds the whole result tells the total itself, so no
+``count(*)`` runs; only a page that does not (full, or past the end) counts."""
+
+from __future__ import annotations
+
+from flask import Flask
+from scimkit import Scim, ScimOrg, new_user
+from statement_counter import Counted, count_statements
+
+from gateway.domain.groups import Query
+from gateway.services import Services
+from scim.filter import parse_filter
+
+
+def _work(counted: Counted) -> list[str]:
+    """The statements of the use case itself (not the transaction bracket the engine sends)."""
+    return [s for s in counted.statements if not s.strip().upper().startswith(("BEGIN", "COMMIT"))]
+
+
+def _engine(app: Flask):  # type: ignore[no-untyped-def]
+    return app.extensions["gateway.services"].db.engine
+
+
+def test_a_list_page_that_fits_runs_no_count(app: Flask, scim: Scim) -> None:
+    for name in ("ann", "bob", "cy"):
+        assert scim.post("/Users", new_user(name)).status_code == 201
+    with count_statements(_engine(app)) as counted:
+        page = scim.get("/Users?count=10").get_json()
+    assert page["totalResults"] == 3 and len(page["Resources"]) == 3
+    assert counted.matching("count(") == [], counted.report()
+
+
+def test_a_filtered_lookup_runs_no_count(app: Flask, scim: Scim) -> None:
+    for name in ("ann", "bob"):
+        assert scim.post("/Users", new_user(name)).status_code == 201
+    for flt in ('userName eq "bob"', 'userName eq "nobody"', 'emails.value eq "x@y.example"'):
+        with count_statements(_engine(app)) as counted:
+            page = scim.get("/Users", query_string={"filter": flt}).get_json()
+        assert page["totalResults"] == (1 if "bob" in flt else 0)
+        assert counted.matching("count(") == [], counted.report()
+
+
+def test_the_list_use_case_reads_a_page_and_its_groups(
+    app: Flask, app_services: Services, acme: ScimOrg, scim: Scim
+) -> None:
+    for name in ("ann", "bob", "cy"):
+        assert scim.post("/Users", new_user(name)).status_code == 201
+    query = Query(filter=parse_filter('userName eq "bob"'))
+    with count_statements(_engine(app)) as counted:
+        users, total = app_services.provisioning.list_users(acme.org.id, query)
+    assert total == 1 and len(users) == 1
+    assert len(_work(counted)) == 2, counted.report()  # the page (ids, then rows, in one join) and the groups
+
+
+def test_a_full_page_or_one_past_the_end_counts(app: Flask, scim: Scim) -> None:
+    for name in ("ann", "bob", "cy"):
+        assert scim.post("/Users", new_user(name)).status_code == 201
+    with count_statements(_engine(app)) as counted:
+        page = scim.get("/Users?count=2").get_json()
+    assert page["totalResults"] == 3 and len(counted.matching("count(")) == 1
+    with count_statements(_engine(app)) as counted:
+        page = scim.get("/Users?startIndex=3&count=2").get_json()
+    assert page["totalResults"] == 3 and counted.matching("count(") == []  # a short page after the start
+    with count_statements(_engine(app)) as counted:
+        page = scim.get("/Users?startIndex=9&count=2").get_json()
+    assert page["totalResults"] == 3 and page["Resources"] == [] and len(counted.matching("count(")) == 1

@@ -1,0 +1,62 @@
+"""SQLite gets planner statistics without anyone running ANALYZE by hand: the engine's connections run
+``PRAGMA optimize`` every so many check-ins and when they close."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from gateway.storage.statistics import keep_sqlite_statistics_fresh
+
+
+def _stat_tables(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+        if "sqlite_stat1" not in names:
+            return set()
+        return {r[0] for r in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
+
+
+def _filled(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (org TEXT, k INTEGER)")
+        conn.exec_driver_sql("CREATE INDEX ix_t_org ON t (org)")
+        conn.exec_driver_sql(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+            "INSERT INTO t SELECT 'org' || (i % 2), i FROM n"
+        )
+
+
+def test_checkins_run_optimize_which_analyzes_queried_tables(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    keep_sqlite_statistics_fresh(engine, every=3)
+    _filled(engine)
+    assert _stat_tables(engine) == set()
+    for _ in range(3):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM t WHERE org = 'org1'").scalar()
+    assert "t" in _stat_tables(engine)
+    engine.dispose()
+
+
+def test_closing_a_connection_runs_optimize(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    keep_sqlite_statistics_fresh(engine, every=10_000)
+    _filled(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT count(*) FROM t WHERE org = 'org1'").scalar()
+    engine.dispose()  # closes the pooled connection
+    assert "t" in _stat_tables(engine)
+    engine.dispose()
+
+
+def test_postgresql_engines_are_left_alone() -> None:
+    engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    keep_sqlite_statistics_fresh(engine)
+    assert len(engine.pool.dispatch.checkin) == 0 and len(engine.pool.dispatch.close) == 0
+    sqlite = sa.create_engine("sqlite://")
+    keep_sqlite_statistics_fresh(sqlite)
+    assert len(sqlite.pool.dispatch.checkin) == 1 and len(sqlite.pool.dispatch.close) == 1
+    engine.dispose()
+    sqlite.dispose()
