@@ -8,12 +8,14 @@ from typing import Any
 
 from flask import Flask
 
+import gateway.web.unavailable  # noqa: F401  (503 pages on the web blueprints)
 from gateway.api import init_api
 from gateway.console import init_console
 from gateway.demo_idp import init_demo_idp
 from gateway.observability import configure_logging, init_observability
 from gateway.oidc import init_oidc
 from gateway.outbox import init_outbox
+from gateway.resilience import install_retries
 from gateway.services import Clock, Services, TokenFactory, utcnow
 from gateway.settings import Settings, load_settings
 from gateway.storage.db import Database
@@ -59,6 +61,7 @@ def create_app(
     init_observability(app)
 
     register_adapters(app)
+    install_retries(app)
     return app
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.errors import InvalidInput
+from gateway.storage.errors import storage_errors, watch_commits
 from gateway.storage.store import Store
 from gateway.storage.tables import map_entities, metadata
 
@@ -50,20 +51,23 @@ class Database:
         self.url = url
         self.engine = _make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        watch_commits(self._sessions)  # outage handling (gateway.storage.errors)
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """A unit of work: commits when the block ends, rolls everything back if it raises."""
-        session: Session = self._sessions()
-        try:
-            with session.begin():
-                yield Store(session)
-        except (sa.exc.DataError, UnicodeEncodeError) as exc:
-            # Input the adapters let through but the database cannot hold (a NUL byte, an unpaired surrogate
-            # from a JSON escape, a value longer than its column): the caller's error, not a server fault.
-            raise InvalidInput(UNSTORABLE) from exc
-        finally:
-            session.close()
+        """A unit of work: commits when the block ends, rolls everything back if it raises. An outage or
+        contention surfaces as ``DatabaseUnavailable`` (see ``gateway.storage.errors``)."""
+        with storage_errors():
+            session: Session = self._sessions()
+            try:
+                with session.begin():
+                    yield Store(session)
+            except (sa.exc.DataError, UnicodeEncodeError) as exc:
+                # Input the adapters let through but the database cannot hold (a NUL byte, an unpaired
+                # surrogate from a JSON escape, a value longer than its column): the caller's error.
+                raise InvalidInput(UNSTORABLE) from exc
+            finally:
+                session.close()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
