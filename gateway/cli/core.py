@@ -14,7 +14,7 @@ from gateway.domain import model as m
 from gateway.domain.errors import ModeSwitchRefused
 from gateway.domain.policy import mode_from_value
 from gateway.settings import load_settings
-from gateway.storage.migrate import current_revision, upgrade
+from gateway.storage.migrate import current_revision, head_revision, upgrade
 from gateway.wiring import services
 
 CLI_ACTOR = m.Actor.cli()
@@ -25,10 +25,14 @@ MODES = click.Choice(["sso", "invitation"], case_sensitive=False)
 @click.option("--bind", help="Address to listen on (default: the 'bind' setting, 127.0.0.1:8000).")
 @click.option("--workers", type=int, help="Number of gunicorn worker processes.")
 def serve(bind: str | None, workers: int | None) -> None:
-    """Serve the gateway with gunicorn."""
+    """Serve the gateway with gunicorn (refuses a database that is not at the code's schema revision)."""
     from gunicorn.app.wsgiapp import run
 
     settings = load_settings()
+    problem = schema_problem(settings.database_url)
+    if problem:
+        click.echo(problem, err=True)
+        sys.exit(2)
     sys.argv = [
         "gunicorn",
         "--config",
@@ -40,6 +44,21 @@ def serve(bind: str | None, workers: int | None) -> None:
         "gateway.wsgi:app",
     ]
     run()
+
+
+def schema_problem(database_url: str) -> str | None:
+    """Why the database cannot be served (unreachable, or not at the head revision), or None."""
+    try:
+        current = current_revision(database_url)
+    except Exception as exc:
+        return f"Cannot reach the database ({type(exc).__name__}); check GATEWAY_DATABASE_URL."
+    head = head_revision()
+    if current == head:
+        return None
+    return (
+        f"The database schema is at {current or 'no revision (never migrated)'}; this gateway needs {head}.\n"
+        "Run: gateway db upgrade"
+    )
 
 
 @cli.group()

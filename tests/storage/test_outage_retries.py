@@ -24,7 +24,9 @@ from gateway.storage.errors import (
 CLI = m.Actor.cli()
 
 
-def _wrapped(orig: BaseException, cls: type[sa.exc.DBAPIError] = sa.exc.OperationalError) -> sa.exc.DBAPIError:
+def _wrapped(
+    orig: BaseException, cls: type[sa.exc.DBAPIError] = sa.exc.OperationalError
+) -> sa.exc.DBAPIError:
     return cls("SELECT 1", {}, orig)
 
 
