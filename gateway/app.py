@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import gateway.web.unavailable  # noqa: F401  (503 pages on the web blueprints)
 from gateway.api import init_api
@@ -58,6 +59,10 @@ def create_app(
     app.extensions["gateway.settings"] = settings
     app.extensions["gateway.services"] = services
 
+    if settings.trusted_proxies:
+        # The client address (audit, rate limits, logs) is what the trusted hops say it is, and no more.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     init_observability(app)
 
     register_adapters(app)

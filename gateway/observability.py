@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key in ("request_id", "method", "path", "status", "duration_ms", "org_id"):
+        for key in ("request_id", "method", "path", "status", "duration_ms", "client_ip", "org_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
@@ -80,6 +80,7 @@ def init_observability(app: Flask) -> None:
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round(elapsed * 1000, 2),
+                "client_ip": request.remote_addr,
             },
         )
         return response

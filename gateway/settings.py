@@ -33,6 +33,7 @@ class Settings:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     demo_idp: int = 0
+    trusted_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -96,6 +97,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("GATEWAY_PUBLIC_URL must be an absolute http(s) URL without query or fragment")
     if settings.is_production and settings.demo_idp:
         raise SettingsError("GATEWAY_DEMO_IDP is a development aid and cannot be enabled in production")
+    if settings.trusted_proxies < 0:
+        raise SettingsError("GATEWAY_TRUSTED_PROXIES must be 0 or a positive number of proxy hops")
     if settings.is_production and url.scheme != "https":
         raise SettingsError("GATEWAY_PUBLIC_URL must use https in production")
     if settings.database_url.startswith("sqlite") and settings.database_url.startswith("sqlite:///"):
