@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import gateway.web.unavailable  # noqa: F401  (503 pages on the web blueprints)
+from gateway import metrics
 from gateway.api import init_api
 from gateway.console import init_console
 from gateway.demo_idp import init_demo_idp
@@ -63,7 +64,9 @@ def create_app(
         # The client address (audit, rate limits, logs) is what the trusted hops say it is, and no more.
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    init_observability(app)
+    metrics.watch_pool(db.engine)
+    services.listeners.append(metrics.sign_in_listener)
+    init_observability(app, [metrics.DatabaseCollector(metrics.outbox_depth(db.engine))])
 
     register_adapters(app)
     install_retries(app)

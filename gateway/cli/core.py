@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -13,6 +14,7 @@ from gateway.cli.presenters import member_json, org_json, plan_json
 from gateway.domain import model as m
 from gateway.domain.errors import ModeSwitchRefused
 from gateway.domain.policy import mode_from_value
+from gateway.metrics import MULTIPROC_ENV, prepare_multiproc_dir
 from gateway.settings import load_settings
 from gateway.storage.migrate import current_revision, head_revision, upgrade
 from gateway.wiring import services
@@ -25,15 +27,21 @@ MODES = click.Choice(["sso", "invitation"], case_sensitive=False)
 @click.option("--bind", help="Address to listen on (default: the 'bind' setting, 127.0.0.1:8000).")
 @click.option("--workers", type=int, help="Number of gunicorn worker processes.")
 def serve(bind: str | None, workers: int | None) -> None:
-    """Serve the gateway with gunicorn (refuses a database that is not at the code's schema revision)."""
-    from gunicorn.app.wsgiapp import run
+    """Serve the gateway with gunicorn (refuses a database that is not at the code's schema revision).
 
+    Metrics are summed across the workers through PROMETHEUS_MULTIPROC_DIR (default: ``metrics/`` in the
+    instance folder), emptied here before gunicorn starts in a fresh interpreter that sees it from the
+    first import on."""
     settings = load_settings()
     problem = schema_problem(settings.database_url)
     if problem:
         click.echo(problem, err=True)
         sys.exit(2)
-    sys.argv = [
+    metrics_dir = os.environ.get(MULTIPROC_ENV) or os.path.join(settings.instance_path, "metrics")
+    prepare_multiproc_dir(metrics_dir)
+    argv = [
+        sys.executable,
+        "-m",
         "gunicorn",
         "--config",
         "python:gateway.gunicorn_conf",
@@ -43,7 +51,9 @@ def serve(bind: str | None, workers: int | None) -> None:
         str(workers or settings.workers),
         "gateway.wsgi:app",
     ]
-    run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, {**os.environ, MULTIPROC_ENV: metrics_dir})
 
 
 def schema_problem(database_url: str) -> str | None:
