@@ -16,7 +16,7 @@ from gateway.domain.errors import ModeSwitchRefused
 from gateway.domain.policy import mode_from_value
 from gateway.metrics import MULTIPROC_ENV, prepare_multiproc_dir
 from gateway.settings import load_settings
-from gateway.storage.migrate import current_revision, head_revision, upgrade
+from gateway.storage.migrate import current_revision, head_revision, known_revisions, schema_state, upgrade
 from gateway.wiring import services
 
 CLI_ACTOR = m.Actor.cli()
@@ -63,7 +63,7 @@ def schema_problem(database_url: str) -> str | None:
     except Exception as exc:
         return f"Cannot reach the database ({type(exc).__name__}); check GATEWAY_DATABASE_URL."
     head = head_revision()
-    if current == head:
+    if schema_state(current, head, known_revisions()) != "behind":
         return None
     return (
         f"The database schema is at {current or 'no revision (never migrated)'}; this gateway needs {head}.\n"

@@ -50,3 +50,20 @@ def schema_revision(engine: object) -> str | None:
 
     with engine.connect() as conn:  # type: ignore[attr-defined]
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()}
+
+
+def schema_state(current: str | None, head: str | None, known: set[str]) -> str:
+    """``current`` (at this code's head), ``behind`` (never migrated, or an older revision: run ``gateway db
+    upgrade``) or ``ahead`` (a revision this code does not know: a newer release already migrated the
+    database, the expand step of a rolling upgrade, which this code must keep serving)."""
+    if current == head:
+        return "current"
+    if current is None or current in known:
+        return "behind"
+    return "ahead"

@@ -1,5 +1,6 @@
 """``/healthz`` (the process answers) and ``/readyz`` (the database answers and its schema is at the revision
-this code needs: a load balancer must not send traffic to a process whose every request would fail)."""
+this code needs, or a newer one during a rolling upgrade: a load balancer must not send traffic to a process
+whose every request would fail)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.storage.migrate import head_revision, schema_revision
+from gateway.storage.migrate import head_revision, known_revisions, schema_revision, schema_state
 from gateway.wiring import services
 
 bp = Blueprint("health", __name__)
@@ -18,8 +19,8 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
-def _head() -> str | None:
-    return head_revision()
+def _revisions() -> tuple[str | None, frozenset[str]]:
+    return head_revision(), frozenset(known_revisions())
 
 
 @bp.get("/healthz")
@@ -34,8 +35,9 @@ def readyz() -> ResponseReturnValue:
     except SQLAlchemyError:
         log.warning("database not ready", exc_info=True)
         return jsonify(status="unavailable", checks={"database": "unreachable"}), 503
-    head = _head()
-    if current != head:
+    head, known = _revisions()
+    state = schema_state(current, head, set(known))
+    if state == "behind":
         body = {
             "status": "unavailable",
             "checks": {"database": "ok", "schema": "not_migrated"},
@@ -43,4 +45,5 @@ def readyz() -> ResponseReturnValue:
             "Run: gateway db upgrade",
         }
         return jsonify(body), 503
-    return jsonify(status="ok", checks={"database": "ok", "schema": "ok"}, revision=current)
+    schema = "ok" if state == "current" else "ahead"
+    return jsonify(status="ok", checks={"database": "ok", "schema": schema}, revision=current)

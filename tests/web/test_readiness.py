@@ -57,3 +57,28 @@ def test_serve_refuses_an_unmigrated_database_with_the_command_to_run(
     result = app.test_cli_runner().invoke(cli, ["serve", "--bind", "127.0.0.1:0"])
     assert result.exit_code == 2
     assert "Run: gateway db upgrade" in result.output
+
+
+def test_readyz_stays_ready_on_a_newer_schema_during_a_rolling_upgrade(
+    client: FlaskClient, db_url: str
+) -> None:
+    """A newer release ran its expand migration: this (older) process keeps serving until it is replaced."""
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('9999_from_a_newer_release')"))
+    engine.dispose()
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json["checks"]["schema"] == "ahead"
+
+
+def test_readyz_refuses_an_older_revision(client: FlaskClient, db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0001')"))
+    engine.dispose()
+    assert client.get("/readyz").status_code == 503
