@@ -83,3 +83,28 @@ def test_rate_limit_refusals_and_pool_use_are_exposed(client: FlaskClient) -> No
     assert scrape(client, "gateway_rate_limited_total", scope="scim") == before + 1
     assert scrape(client, "gateway_db_pool_connections_in_use") >= 0
     assert scrape(client, "gateway_db_pool_size") >= 0
+
+
+def test_the_grafana_dashboard_only_queries_metrics_the_gateway_exposes(client: FlaskClient) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).parents[1] / "docs" / "grafana-dashboard.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"gateway_[a-z_]+", target["expr"])
+    }
+    metrics.RATE_LIMITED.labels(scope="scim")
+    metrics.DEAD_LETTERS.labels(kind="email")
+    metrics.DELIVERY_ATTEMPTS.labels(kind="email", outcome="delivered")
+    metrics.DB_UNAVAILABLE.labels(protocol="scim")
+    metrics.SIGN_INS.labels(protocol="saml", outcome="refused", reason="x")
+    metrics.SCIM_OPERATIONS.labels(resource="Users", method="GET", outcome="success")
+    client.get("/healthz")
+    text = client.get("/metrics").get_data(as_text=True)
+    exposed = {s.name for family in text_string_to_metric_families(text) for s in family.samples}
+    exposed |= {f.name for f in text_string_to_metric_families(text)}
+    assert queried - exposed == set()
