@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+import gateway.web.unavailable  # noqa: F401  (503 pages on the web blueprints)
+from gateway import metrics
 from gateway.api import init_api
 from gateway.console import init_console
 from gateway.demo_idp import init_demo_idp
 from gateway.observability import configure_logging, init_observability
 from gateway.oidc import init_oidc
 from gateway.outbox import init_outbox
+from gateway.resilience import install_retries
 from gateway.services import Clock, Services, TokenFactory, utcnow
 from gateway.services.rate_limits import AbuseLimits
 from gateway.settings import Settings, load_settings
@@ -61,10 +65,17 @@ def create_app(
         settings.rate_limit_storage, settings.rate_limits, settings.rate_limit_prefix
     )
 
-    init_observability(app)
+    if settings.trusted_proxies:
+        # The client address (audit, rate limits, logs) is what the trusted hops say it is, and no more.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    metrics.watch_pool(db.engine)
+    services.listeners.append(metrics.sign_in_listener)
+    init_observability(app, [metrics.DatabaseCollector(metrics.outbox_depth(db.engine))])
     init_hardening(app, settings)
 
     register_adapters(app)
+    install_retries(app)
     return app
 
 

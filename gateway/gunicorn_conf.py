@@ -11,3 +11,10 @@ limit_request_line = 8190
 limit_request_fields = 100
 forwarded_allow_ips = "127.0.0.1"
 threads = 4  # overridden by `gateway serve --threads` from the settings
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker is gone: drop its live gauges from the shared metrics directory (PROMETHEUS_MULTIPROC_DIR)."""
+    from gateway.metrics import child_exit as forget
+
+    forget(worker.pid)

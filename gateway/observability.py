@@ -8,10 +8,13 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.registry import Collector
+
+from gateway import metrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -24,7 +27,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key in ("request_id", "method", "path", "status", "duration_ms", "org_id"):
+        for key in ("request_id", "method", "path", "status", "duration_ms", "client_ip", "org_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
@@ -45,18 +48,10 @@ def request_id() -> str | None:
     return g.get("request_id")
 
 
-def init_observability(app: Flask) -> None:
-    registry = CollectorRegistry()
-    requests = Counter(
-        "gateway_http_requests_total",
-        "HTTP requests answered",
-        ["method", "endpoint", "status"],
-        registry=registry,
-    )
-    latency = Histogram(
-        "gateway_http_request_seconds", "HTTP request latency", ["method", "endpoint"], registry=registry
-    )
-    app.extensions["metrics_registry"] = registry
+def init_observability(app: Flask, collectors: Iterable[Collector] = ()) -> None:
+    """Request ids, one JSON log line per request, and the metrics of ``gateway.metrics`` at ``/metrics``
+    (``collectors`` add scrape-time figures, such as the outbox queue read from the database)."""
+    extra = list(collectors)
     log = logging.getLogger("gateway.http")
 
     @app.before_request
@@ -68,9 +63,10 @@ def init_observability(app: Flask) -> None:
     @app.after_request
     def _finish(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        requests.labels(request.method, endpoint, str(response.status_code)).inc()
-        latency.labels(request.method, endpoint).observe(elapsed)
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.record_request(request.method, route, response.status_code, elapsed, request.path)
+        if response.status_code == 503 and "Retry-After" in response.headers:
+            metrics.DB_UNAVAILABLE.labels(request.blueprint or "app").inc()
         response.headers["X-Request-Id"] = g.get("request_id", "")
         log.info(
             "request",
@@ -80,10 +76,12 @@ def init_observability(app: Flask) -> None:
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round(elapsed * 1000, 2),
+                "client_ip": request.remote_addr,
             },
         )
         return response
 
     @app.get("/metrics")
-    def metrics() -> Response:
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    def metrics_endpoint() -> Response:
+        body, content_type = metrics.exposition(extra)
+        return Response(body, content_type=content_type)

@@ -1,6 +1,6 @@
 """Identity-provider presets: each vendor's attribute and claim names and the IT admin's setup notes.
 
-One TOML file per vendor in ``config/presets/`` (okta, google, entra, jumpcloud, generic) with ``name``,
+One TOML file per vendor in ``gateway/config/presets/`` (or ``$GATEWAY_CONFIG_DIR/presets/``) (okta, google, entra, jumpcloud, generic) with ``name``,
 ``notes``, a ``[saml]`` table and an ``[oidc]`` table. Adapters read them here and never parse the files
 themselves, so a preset added as a file is available everywhere.
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.domain.errors import InvalidInput
-from gateway.settings import CONFIG_DIR
+from gateway.settings import config_file
 
-PRESETS_DIR = CONFIG_DIR / "presets"
+PRESETS_DIR = config_file("presets")
 DEFAULT_PRESET = "generic"
 
 

@@ -1,4 +1,4 @@
-"""Settings: defaults from ``config/defaults.toml``, overridden by ``GATEWAY_*`` environment variables,
+"""Settings: defaults from ``gateway/config/defaults.toml``, overridden by ``GATEWAY_*`` environment variables,
 then by explicit overrides (tests). Secrets are never hard-coded: a missing secret key is generated once
 into the instance folder."""
 
@@ -16,7 +16,17 @@ from urllib.parse import urlsplit
 import limits
 from limits.errors import ConfigurationError
 
-CONFIG_DIR = Path(os.environ.get("GATEWAY_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
+SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent / "config"
+"""The defaults and IdP presets shipped inside the package (``gateway/config/``)."""
+CONFIG_DIR = Path(os.environ.get("GATEWAY_CONFIG_DIR") or SHIPPED_CONFIG_DIR)
+"""Where configuration files are read from: ``GATEWAY_CONFIG_DIR`` when set, else the shipped folder. A file
+missing from that folder is read from the shipped one (see ``config_file``)."""
+
+
+def config_file(name: str, directory: Path | None = None) -> Path:
+    """``name`` (e.g. ``email.toml``, ``presets``) in the configured folder, or the shipped one if absent."""
+    candidate = (directory or CONFIG_DIR) / name
+    return candidate if candidate.exists() else SHIPPED_CONFIG_DIR / name
 
 
 class SettingsError(ValueError):
@@ -39,6 +49,7 @@ class Settings:
     threads: int = 4
     db_pool_size: int = 0
     demo_idp: int = 0
+    trusted_proxies: int = 0
     rate_limit_storage: str = "memory://"
     rate_limit_prefix: str = "gateway"
     rate_limit_bearer: str = "20/minute"
@@ -109,7 +120,7 @@ def _secret_key(instance: Path) -> str:
 
 def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
     environ = dict(os.environ if environ is None else environ)
-    with open(CONFIG_DIR / "defaults.toml", "rb") as fh:
+    with open(config_file("defaults.toml"), "rb") as fh:
         values: dict[str, Any] = tomllib.load(fh)
     kinds = {f.name: (int if f.type in ("int", int) else str) for f in fields(Settings)}
     for name in kinds:
@@ -139,6 +150,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("GATEWAY_PUBLIC_URL must be an absolute http(s) URL without query or fragment")
     if settings.is_production and settings.demo_idp:
         raise SettingsError("GATEWAY_DEMO_IDP is a development aid and cannot be enabled in production")
+    if settings.trusted_proxies < 0:
+        raise SettingsError("GATEWAY_TRUSTED_PROXIES must be 0 or a positive number of proxy hops")
     if settings.is_production and url.scheme != "https":
         raise SettingsError("GATEWAY_PUBLIC_URL must use https in production")
     for name, rate in settings.rate_limits.items():

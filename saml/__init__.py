@@ -9,6 +9,7 @@ from flask import Flask
 
 
 def init_saml(app: Flask) -> None:
+    import saml.unavailable  # noqa: F401  (registers the 503 page on the blueprint)
     from gateway.storage.saml_tables import map_saml_entities
     from gateway.web.account import LOGOUT_HOOKS
     from saml.limits import limit_acs

@@ -53,6 +53,7 @@ _MAPPING: list[tuple[type[Exception], int, str | None]] = [
     (e.NotFound, 404, None),
     (e.MemberInactive, 409, None),
     (e.InvalidInput, 400, "invalidValue"),
+    (e.Unavailable, 503, None),
 ]
 
 
@@ -95,6 +96,6 @@ def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def error_response(error: Exception) -> Response:
     status, detail, scim_type = describe(error)
     headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if status == 401 else {}
-    if isinstance(error, e.RateLimited):
+    if isinstance(error, e.RateLimited | e.Unavailable):
         headers["Retry-After"] = str(error.retry_after)
     return scim_response(error_body(status, detail, scim_type), status, headers)

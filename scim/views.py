@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, request
 
 from gateway.domain import model as m
@@ -14,7 +13,6 @@ from gateway.domain.errors import ModeForbids, Unauthenticated
 from gateway.domain.policy import MODE_MESSAGES
 from gateway.observability import request_id
 from gateway.services.provisioning import ProvisioningService
-from gateway.storage.constraints import is_transient
 from gateway.web import abuse
 from gateway.wiring import services, settings
 from scim.bulk import run_bulk
@@ -25,7 +23,6 @@ from scim.schema import InvalidSyntax
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _BODY_TYPES = ("application/scim+json", "application/json")
-TRANSIENT_RETRIES = 3
 
 
 def _service() -> ProvisioningService:
@@ -85,17 +82,11 @@ def endpoint(path: str = "") -> Response:
     # One request, one transaction: the token check, the mode check (the organization's shared lock comes
     # with the token on a write), the change and what the response reads back.
     writes = request.method not in ("GET", "HEAD") and not name.endswith(".search")
-    for attempt in range(1, TRANSIENT_RETRIES + 1):
-        try:
-            with services().db.scope(write=writes):
-                caller = abuse.bearer_attempt(_authenticate)
-                call = Call(request.method, path, request.args.to_dict(), _body(), dict(request.headers))
-                result = dispatch(_service(), caller, call)
-            return _respond(result)
-        except sa.exc.OperationalError as exc:
-            if attempt == TRANSIENT_RETRIES or not is_transient(exc):
-                raise
-    raise AssertionError("unreachable")
+    with services().db.scope(write=writes):
+        caller = abuse.bearer_attempt(_authenticate)
+        call = Call(request.method, path, request.args.to_dict(), _body(), dict(request.headers))
+        result = dispatch(_service(), caller, call)
+    return _respond(result)
 
 
 def _respond(result: Result) -> Response:

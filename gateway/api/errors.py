@@ -80,6 +80,7 @@ DOMAIN_TITLES: dict[str, str] = {
     "bad_issuer": "Issuer mismatch",
     "provider_unreachable": "Identity provider unreachable",
     "provider_error": "Identity provider error",
+    "unavailable": "Temporarily unavailable",
 }
 
 HTTP_CODES: dict[int, str] = {
@@ -201,6 +202,16 @@ def _from_http_exception(error: HTTPException) -> Response:
     return problem_response(status, _http_code(error), detail, headers=headers)
 
 
+def _from_unavailable(error: e.Unavailable) -> Response:
+    return problem_response(
+        503,
+        error.code,
+        error.message,
+        title=DOMAIN_TITLES[error.code],
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
 def _from_unexpected(error: Exception) -> Response:
     log.exception("unhandled error in the admin API", extra={"request_id": g.get("request_id")})
     return problem_response(
@@ -216,6 +227,7 @@ def _is_api_path() -> bool:
 
 bp.register_error_handler(ApiProblem, _from_api_problem)
 bp.register_error_handler(e.DomainError, _from_domain_error)
+bp.register_error_handler(e.Unavailable, _from_unavailable)
 bp.register_error_handler(HTTPException, _from_http_exception)
 bp.register_error_handler(Exception, _from_unexpected)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -13,8 +14,9 @@ from gateway.cli.presenters import member_json, org_json, plan_json
 from gateway.domain import model as m
 from gateway.domain.errors import ModeSwitchRefused
 from gateway.domain.policy import mode_from_value
+from gateway.metrics import MULTIPROC_ENV, prepare_multiproc_dir
 from gateway.settings import load_settings
-from gateway.storage.migrate import current_revision, upgrade
+from gateway.storage.migrate import current_revision, head_revision, known_revisions, schema_state, upgrade
 from gateway.wiring import services
 
 CLI_ACTOR = m.Actor.cli()
@@ -25,11 +27,21 @@ MODES = click.Choice(["sso", "invitation"], case_sensitive=False)
 @click.option("--bind", help="Address to listen on (default: the 'bind' setting, 127.0.0.1:8000).")
 @click.option("--workers", type=int, help="Number of gunicorn worker processes.")
 def serve(bind: str | None, workers: int | None) -> None:
-    """Serve the gateway with gunicorn."""
-    from gunicorn.app.wsgiapp import run
+    """Serve the gateway with gunicorn (refuses a database that is not at the code's schema revision).
 
+    Metrics are summed across the workers through PROMETHEUS_MULTIPROC_DIR (default: ``metrics/`` in the
+    instance folder), emptied here before gunicorn starts in a fresh interpreter that sees it from the
+    first import on."""
     settings = load_settings()
-    sys.argv = [
+    problem = schema_problem(settings.database_url)
+    if problem:
+        click.echo(problem, err=True)
+        sys.exit(2)
+    metrics_dir = os.environ.get(MULTIPROC_ENV) or os.path.join(settings.instance_path, "metrics")
+    prepare_multiproc_dir(metrics_dir)
+    argv = [
+        sys.executable,
+        "-m",
         "gunicorn",
         "--config",
         "python:gateway.gunicorn_conf",
@@ -41,7 +53,24 @@ def serve(bind: str | None, workers: int | None) -> None:
         str(settings.threads),
         "gateway.wsgi:app",
     ]
-    run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, {**os.environ, MULTIPROC_ENV: metrics_dir})
+
+
+def schema_problem(database_url: str) -> str | None:
+    """Why the database cannot be served (unreachable, or not at the head revision), or None."""
+    try:
+        current = current_revision(database_url)
+    except Exception as exc:
+        return f"Cannot reach the database ({type(exc).__name__}); check GATEWAY_DATABASE_URL."
+    head = head_revision()
+    if schema_state(current, head, known_revisions()) != "behind":
+        return None
+    return (
+        f"The database schema is at {current or 'no revision (never migrated)'}; this gateway needs {head}.\n"
+        "Run: gateway db upgrade"
+    )
 
 
 @cli.group()

@@ -12,7 +12,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.domain.errors import DomainError
+from gateway.domain.errors import DomainError, Unavailable
 
 
 def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,10 +33,11 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, Unavailable) as error:
+            cause = getattr(error, "orig", None) or error.__cause__ or error
             detail = (
                 "The database is unreachable or not migrated "
-                f"({type(error.orig or error).__name__}). Run `gateway db upgrade` and check GATEWAY_DATABASE_URL."
+                f"({type(cause).__name__}). Run `gateway db upgrade` and check GATEWAY_DATABASE_URL."
             )
             if kwargs.get("as_json"):
                 click.echo(json.dumps({"error": "database_unavailable", "detail": detail}, indent=2))

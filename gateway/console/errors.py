@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, make_response, render_template
+from flask import Response, g, make_response, render_template
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
@@ -53,6 +53,19 @@ def error_page(status: int, title: str, message: str, code: str | None = None) -
 @bp.errorhandler(e.DomainError)
 def _domain_error(error: e.DomainError) -> ResponseReturnValue:
     return error_page(domain_status(error), "That did not work", error.message, error.code)
+
+
+@bp.errorhandler(e.Unavailable)
+def _unavailable(error: e.Unavailable) -> Response:
+    response = make_response(
+        error_page(
+            503,
+            "Briefly unavailable",
+            "The database cannot be reached right now; try again in a few seconds.",
+        )
+    )
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @bp.errorhandler(HTTPException)

@@ -106,3 +106,19 @@ class RateLimited(DomainError):
     def __init__(self, message: str, retry_after: int, **details: Any) -> None:
         super().__init__(message, **details)
         self.retry_after = retry_after
+
+
+class Unavailable(Exception):
+    """The database cannot be reached (or stays busy) right now: the caller should try again later.
+
+    Deliberately not a ``DomainError``: nothing about the request is wrong, so no handler that turns domain
+    errors into refusals may swallow it. Every adapter's error mapper answers it with 503 and ``Retry-After``
+    (``retry_after`` seconds)."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.retryable = retryable

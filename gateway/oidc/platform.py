@@ -1,4 +1,4 @@
-"""The platform login provider's settings (``config/platform_login.toml`` + ``GATEWAY_PLATFORM_*``) and its
+"""The platform login provider's settings (``gateway/config/platform_login.toml`` + ``GATEWAY_PLATFORM_*``) and its
 discovery document, cached per process with a lifetime."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 from gateway.services.base import Clock
 from gateway.services.oidc_connections import FetchJson, OidcRefused, ProviderMetadata, discover
 from gateway.services.outbound import OutboundPolicy
-from gateway.settings import CONFIG_DIR
+from gateway.settings import config_file
 
-CONFIG_FILE = CONFIG_DIR / "platform_login.toml"
+CONFIG_FILE = config_file("platform_login.toml")
 METADATA_LIFETIME = timedelta(hours=1)
 
 

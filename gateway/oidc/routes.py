@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, make_response, redirect, req
 from flask.typing import ResponseReturnValue
 
 from gateway.domain import model as m
-from gateway.domain.errors import DomainError
+from gateway.domain.errors import DomainError, Unavailable
 from gateway.oidc.flow import authorization_url, exchange_code, fetch_userinfo, merge_userinfo
 from gateway.oidc.runtime import OidcRuntime
 from gateway.oidc.tokens import verify_id_token
@@ -31,7 +31,7 @@ from gateway.services.oidc_connections import (
 from gateway.storage.oidc_tables import OidcLoginState
 from gateway.web.login import accept_invitation_with_identity, sign_in_with_platform_identity
 from gateway.web.redirects import safe_next
-from gateway.web.signin import complete_sso_sign_in, message_page, refusal_page
+from gateway.web.signin import complete_sso_sign_in, message_page, refusal_page, unavailable_page
 from gateway.wiring import services, settings
 
 bp = Blueprint("oidc", __name__)
@@ -308,6 +308,11 @@ def _forget_binding(response: Response) -> Response:
         BINDING_COOKIE, path="/", httponly=True, secure=settings().is_production, samesite="Lax"
     )
     return response
+
+
+@bp.errorhandler(Unavailable)
+def unavailable(error: Unavailable) -> Response:
+    return unavailable_page(error)
 
 
 @bp.errorhandler(DomainError)

@@ -38,7 +38,7 @@ def init_outbox(app: Flask) -> None:
 
 
 def build_worker(app: Flask, **options: object) -> DeliveryWorker:
-    """A delivery worker wired from the app's settings, services and ``config/email.toml``."""
+    """A delivery worker wired from the app's settings, services and ``gateway/config/email.toml``."""
     from gateway.outbox.expiry import InvitationExpiry
     from gateway.outbox.mailer import build_mailer, load_email_config
     from gateway.outbox.webhook_sender import WebhookSender

@@ -1,7 +1,7 @@
 """Sending email: over SMTP (STARTTLS or implicit TLS, optional AUTH) or, in development without an SMTP host,
 into a local Maildir mailbox in the instance folder that ``gateway mailbox`` shows.
 
-Configuration comes from ``config/email.toml``, overridden by ``GATEWAY_SMTP_*`` environment variables."""
+Configuration comes from ``gateway/config/email.toml``, overridden by ``GATEWAY_SMTP_*`` environment variables."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
-from gateway.settings import CONFIG_DIR, Settings, SettingsError
+from gateway.settings import Settings, SettingsError, config_file
 
 log = logging.getLogger("gateway.outbox.mail")
 
@@ -59,9 +59,9 @@ def load_email_config(
     environ: dict[str, str] | None = None,
     path: Path | None = None,
 ) -> EmailConfig:
-    """``config/email.toml``'s ``[smtp]`` table, then ``GATEWAY_SMTP_<KEY>`` variables, then ``overrides``."""
+    """``gateway/config/email.toml``'s ``[smtp]`` table, then ``GATEWAY_SMTP_<KEY>`` variables, then ``overrides``."""
     environ = dict(os.environ if environ is None else environ)
-    path = path or CONFIG_DIR / "email.toml"
+    path = path or config_file("email.toml")
     values: dict[str, Any] = {}
     if path.exists():
         with open(path, "rb") as fh:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from gateway.domain import model as m
+from gateway.metrics import record_delivery
 from gateway.outbox.emails import InvitationEmail, accept_link
 from gateway.outbox.expiry import InvitationExpiry
 from gateway.outbox.mailer import Mailer, MailError
@@ -289,9 +290,11 @@ class DeliveryWorker:
             message.last_error = None
             message.sealed_token = None
             log.info(f"outbox: {message.kind.value} message {message.id} delivered")
+            record_delivery(message.kind.value, ok=True, dead=False)
             return
         message.last_error = (outcome.error or "failed")[:500]
         delay = None if outcome.permanent else self.retry[message.kind].delay(message.attempts)
+        record_delivery(message.kind.value, ok=False, dead=delay is None)
         if delay is None:
             message.status = MessageStatus.DEAD
             log.warning(

@@ -46,12 +46,3 @@ def domain_error_for(exc: sa.exc.IntegrityError) -> DomainError | None:
     name = violated_constraint(exc)
     factory = _REGISTRY.get(name or "")
     return factory() if factory is not None else None
-
-
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
-"""PostgreSQL's serialization failure and deadlock: the transaction lost a race and may simply run again."""
-
-
-def is_transient(exc: sa.exc.DBAPIError) -> bool:
-    """Whether ``exc`` is a lost race that the same request, run again from the start, will get past."""
-    return getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES

@@ -6,9 +6,10 @@ transaction, not one per use case it calls. An adapter therefore opens a ``scope
 that raises rolls that transaction back at once, so the request's later use cases (a refusal's audit row)
 start a fresh one and nothing half-done is ever committed.
 
-Writes are buffered: the ORM flushes once, at commit, so the rows of one table go out as one multi-row
-``INSERT``. A uniqueness rule the database refuses at that point becomes the domain error registered for
-its constraint (``gateway.storage.constraints``).
+Audit and outbox rows are buffered and written just before the commit, each table's rows as one multi-row
+``INSERT``. A uniqueness rule the database refuses becomes the domain error registered for
+its constraint (``gateway.storage.constraints``); an outage or contention surfaces as ``DatabaseUnavailable``
+(``gateway.storage.errors``), which the adapters answer with 503 and may run again when nothing committed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.errors import InvalidInput
 from gateway.storage.constraints import domain_error_for
+from gateway.storage.errors import storage_errors, watch_commits
 from gateway.storage.statistics import keep_sqlite_statistics_fresh
 from gateway.storage.store import Store
 from gateway.storage.tables import map_entities, metadata
@@ -110,6 +112,8 @@ class Database:
         self.engine = _make_engine(url, pool_size, max_overflow)
         self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        watch_commits(self._sessions)
+        watch_commits(self._sessions)  # outage handling (gateway.storage.errors)
 
     # -- units of work -------------------------------------------------------------------------------------
     @contextmanager
@@ -123,14 +127,15 @@ class Database:
             return
         scope = _Scope(self, write)
         token = _SCOPE.set(scope)
-        try:
-            yield
-            if scope.store is not None:
-                self._commit(scope.session, scope.store)  # type: ignore[arg-type]
-        finally:
-            _SCOPE.reset(token)
-            if scope.session is not None:
-                scope.session.close()
+        with storage_errors():
+            try:
+                yield
+                if scope.store is not None:
+                    self._commit(scope.session, scope.store)  # type: ignore[arg-type]
+            finally:
+                _SCOPE.reset(token)
+                if scope.session is not None:
+                    scope.session.close()
         self._run_after_commit(scope.after_commit)
 
     @contextmanager
@@ -154,18 +159,19 @@ class Database:
                 _raise_translated(exc)
                 raise
             return
-        session: Session = self._sessions()
-        store = self._begin(session, write)
-        try:
+        with storage_errors():
+            session: Session = self._sessions()
             try:
-                yield store
-            except BaseException as exc:
-                session.rollback()
-                _raise_translated(exc)
-                raise
-            self._commit(session, store)
-        finally:
-            session.close()
+                store = self._begin(session, write)
+                try:
+                    yield store
+                except BaseException as exc:
+                    session.rollback()
+                    _raise_translated(exc)
+                    raise
+                self._commit(session, store)
+            finally:
+                session.close()
         self._run_after_commit(store.after_commit_work)
 
     @contextmanager

@@ -35,3 +35,35 @@ def current_revision(database_url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head_revision() -> str | None:
+    """The newest revision the code ships (the Alembic head)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def schema_revision(engine: object) -> str | None:
+    """The revision the database's schema is at (None when it was never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()}
+
+
+def schema_state(current: str | None, head: str | None, known: set[str]) -> str:
+    """``current`` (at this code's head), ``behind`` (never migrated, or an older revision: run ``gateway db
+    upgrade``) or ``ahead`` (a revision this code does not know: a newer release already migrated the
+    database, the expand step of a rolling upgrade, which this code must keep serving)."""
+    if current == head:
+        return "current"
+    if current is None or current in known:
+        return "behind"
+    return "ahead"

@@ -1,16 +1,26 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (the database answers too)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (the database answers and its schema is at the revision
+this code needs, or a newer one during a rolling upgrade: a load balancer must not send traffic to a process
+whose every request would fail)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.storage.migrate import head_revision, known_revisions, schema_revision, schema_state
 from gateway.wiring import services
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _revisions() -> tuple[str | None, frozenset[str]]:
+    return head_revision(), frozenset(known_revisions())
 
 
 @bp.get("/healthz")
@@ -21,8 +31,19 @@ def healthz() -> ResponseReturnValue:
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     try:
-        services().db.ping()
+        current = schema_revision(services().db.engine)
     except SQLAlchemyError:
-        logging.getLogger(__name__).exception("database not ready")
+        log.warning("database not ready", exc_info=True)
         return jsonify(status="unavailable", checks={"database": "unreachable"}), 503
-    return jsonify(status="ok", checks={"database": "ok"})
+    head, known = _revisions()
+    state = schema_state(current, head, set(known))
+    if state == "behind":
+        body = {
+            "status": "unavailable",
+            "checks": {"database": "ok", "schema": "not_migrated"},
+            "detail": f"The database schema is at {current or 'no revision'}; this code needs {head}. "
+            "Run: gateway db upgrade",
+        }
+        return jsonify(body), 503
+    schema = "ok" if state == "current" else "ahead"
+    return jsonify(status="ok", checks={"database": "ok", "schema": schema}, revision=current)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, g, make_response, redirect, render_template, request
 
 from gateway.domain import model as m
-from gateway.domain.errors import DomainError
+from gateway.domain.errors import DomainError, Unavailable
 from gateway.services.members import Profile
 from gateway.web.redirects import safe_next
 from gateway.web.session_cookie import read_session_token, set_session_cookie
@@ -76,3 +76,16 @@ def message_page(
     return make_response(
         html, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
     )
+
+
+def unavailable_page(error: Unavailable) -> Response:
+    """The sign-in pages' answer while the database is away: 503, ``Retry-After``, and what to do."""
+    response = message_page(
+        "Sign-in is briefly unavailable",
+        "The gateway cannot reach its database right now. Nothing was changed.",
+        status=503,
+        code=error.code,
+        hint=f"Try again in a few seconds (about {error.retry_after} s).",
+    )
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response

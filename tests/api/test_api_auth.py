@@ -161,12 +161,16 @@ def test_ids_of_another_org_answer_404(client: FlaskClient, app_services: Servic
     assert app_services.members.get(b.org_id, b_member.id).member.is_active
 
 
-def test_every_route_declares_its_access_and_only_accept_is_public(app: Flask) -> None:
+def test_every_route_declares_its_access_and_only_accept_and_the_contract_are_public(app: Flask) -> None:
     rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(API)]
     levels = [(rule.rule, getattr(app.view_functions[rule.endpoint], "api_access", None)) for rule in rules]
     assert len(levels) > 40
     assert [path for path, level in levels if level is None] == []
-    assert [path for path, level in levels if level is Access.PUBLIC] == [f"{API}/invitations/accept"]
+    assert sorted(path for path, level in levels if level is Access.PUBLIC) == [
+        f"{API}/docs",
+        f"{API}/invitations/accept",
+        f"{API}/openapi.json",
+    ]
     project_key_paths = {path for path, level in levels if level is Access.PROJECT}
     assert project_key_paths == {
         f"{API}/projects/<project_id>/resources",

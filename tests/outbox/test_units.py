@@ -76,7 +76,7 @@ def test_email_config_reads_the_file_then_the_environment(tmp_path) -> None:  # 
         load_email_config(environ={"GATEWAY_SMTP_PORT": "many"}, path=path)
     with pytest.raises(SettingsError, match="SECURITY"):
         load_email_config(environ={"GATEWAY_SMTP_SECURITY": "ssl3"}, path=path)
-    assert load_email_config(environ={}).security == "starttls", "the shipped config/email.toml loads"
+    assert load_email_config(environ={}).security == "starttls", "the shipped gateway/config/email.toml loads"
 
 
 def test_the_invitation_email_escapes_names_in_html_and_builds_the_link_from_the_public_url() -> None:
