@@ -238,9 +238,11 @@ def _operation(
                     "required": ["items", "total", "page", "per_page"],
                     "properties": {
                         "items": {"type": "array", "items": item},
-                        "total": {"type": "integer"},
-                        "page": {"type": "integer"},
+                        # A keyset page (?cursor=) has neither a total nor a page number.
+                        "total": {"type": ["integer", "null"]},
+                        "page": {"type": ["integer", "null"]},
                         "per_page": {"type": "integer"},
+                        "next_cursor": {"type": ["string", "null"]},
                         "links": PAGE_LINKS,
                     },
                 }

@@ -37,7 +37,7 @@ def init_hardening(app: Flask, settings: Settings) -> None:
 
     @app.before_request
     def _metrics_guard() -> None:
-        if request.endpoint == "metrics" and settings.is_production:
+        if request.path == "/metrics" and settings.is_production:
             guard_metrics(settings.metrics_token, networks)
 
     @app.after_request
