@@ -15,6 +15,7 @@ from gateway.observability import configure_logging, init_observability
 from gateway.oidc import init_oidc
 from gateway.outbox import init_outbox
 from gateway.services import Clock, Services, TokenFactory, utcnow
+from gateway.services.domains import DnsTxtLookup
 from gateway.settings import Settings, load_settings
 from gateway.storage.db import Database
 from gateway.web.account import bp as account_bp
@@ -50,6 +51,8 @@ def create_app(
         tokens=tokens,
         allow_private_targets=not settings.is_production,
         secret_key=settings.secret_key,
+        txt_lookup=DnsTxtLookup(settings.dns_resolver),
+        domain_claim_lifetime=timedelta(days=settings.domain_claim_days),
     )
     services.sessions.idle_timeout = timedelta(minutes=settings.session_idle_minutes)
     services.sessions.absolute_timeout = timedelta(minutes=settings.session_absolute_minutes)

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.domain.domains import resolver_address
+
 CONFIG_DIR = Path(os.environ.get("GATEWAY_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
 
 
@@ -33,6 +35,8 @@ class Settings:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     demo_idp: int = 0
+    dns_resolver: str = ""
+    domain_claim_days: int = 7
 
     @property
     def is_production(self) -> bool:
@@ -96,6 +100,15 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("GATEWAY_PUBLIC_URL must be an absolute http(s) URL without query or fragment")
     if settings.is_production and settings.demo_idp:
         raise SettingsError("GATEWAY_DEMO_IDP is a development aid and cannot be enabled in production")
+    try:
+        resolver_address(settings.dns_resolver)
+    except ValueError:
+        raise SettingsError(
+            "GATEWAY_DNS_RESOLVER must be empty (the system's resolver) or an IP address with an optional "
+            "port, such as 127.0.0.1:5353 or [::1]:53"
+        ) from None
+    if not 1 <= settings.domain_claim_days <= 90:
+        raise SettingsError("GATEWAY_DOMAIN_CLAIM_DAYS must be a number of days from 1 to 90")
     if settings.is_production and url.scheme != "https":
         raise SettingsError("GATEWAY_PUBLIC_URL must use https in production")
     if settings.database_url.startswith("sqlite") and settings.database_url.startswith("sqlite:///"):

@@ -3,6 +3,7 @@ and what a TXT record must say to prove one claim."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 
@@ -47,3 +48,21 @@ def proves(records: Iterable[str], token: str) -> bool:
     """Whether one of the TXT ``records`` found at the challenge name carries exactly this claim's token."""
     expected = challenge_value(token)
     return any(record.strip() == expected for record in records)
+
+
+def resolver_address(value: str) -> tuple[str, int] | None:
+    """``"127.0.0.1:5353"``, ``"[::1]:53"`` or ``"10.0.0.2"`` -> (address, port); empty -> the system's."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    host, port = value, 53
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = int(rest.lstrip(":") or 53)
+    elif value.count(":") == 1:
+        host, _, raw = value.partition(":")
+        port = int(raw)
+    ipaddress.ip_address(host)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range")
+    return host, port

@@ -96,3 +96,22 @@ class InsufficientCredits(DomainError):
 
 class Unauthenticated(DomainError):
     code = "unauthenticated"
+
+
+class AddressDomainOwned(Conflict):
+    """The address is in an email domain another organization proved it owns (rule 11). The message never
+    says whether an account with this address exists anywhere."""
+
+    code = "address_domain_owned"
+
+
+class PublicMailDomain(InvalidInput):
+    """Public mail domains (gmail.com, outlook.com, ...) belong to no organization and can never be claimed."""
+
+    code = "public_mail_domain"
+
+
+class DomainNotProven(DomainError):
+    """The DNS check did not find the claim's TXT record (or the claim expired before it was proven)."""
+
+    code = "domain_not_proven"

@@ -23,6 +23,7 @@ from gateway.domain.policy import (
     require_mode_allows,
 )
 from gateway.services.base import ServiceBase, new_id
+from gateway.services.domains import require_address_allowed
 from gateway.storage.store import Store
 
 ACCOUNT_ELSEWHERE = (
@@ -90,6 +91,7 @@ class MemberService(ServiceBase):
         The caller holds the organization lock and has already applied the mode policy for ``path``.
         """
         email = normalize_email(email)
+        require_address_allowed(tx, org.id, email)
         if tx.live_account_elsewhere(org.id, email) is not None:
             raise AccountInOtherOrganization(ACCOUNT_ELSEWHERE)
         now = self.now()

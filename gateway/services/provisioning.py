@@ -19,6 +19,7 @@ from gateway.domain import model as m
 from gateway.domain.errors import AccountInOtherOrganization, Conflict, InvalidInput, NotFound
 from gateway.domain.policy import normalize_email, require_mode_allows
 from gateway.services.base import ServiceBase, new_id
+from gateway.services.domains import require_identity_allowed
 from gateway.services.members import ACCOUNT_ELSEWHERE, MemberService, Profile
 from gateway.storage.scim_store import ScimStore
 from gateway.storage.store import Store
@@ -133,6 +134,7 @@ class ProvisioningService(ServiceBase):
     def create_user(self, org_id: str, record: UserRecord, actor: m.Actor) -> UserView:
         with self.db.transaction() as tx:
             org, store = self._open(tx, org_id)
+            require_identity_allowed(tx, org.id, record.user_name, record.emails)
             if store.user_by_user_name(org.id, record.user_name) is not None:
                 raise Conflict(f"A user with userName {record.user_name!r} already exists.", field="userName")
             email = g.email_from_identity(record.emails, record.user_name) or g.placeholder_email(new_id())
@@ -163,6 +165,7 @@ class ProvisioningService(ServiceBase):
             org, store = self._open(tx, org_id)
             member = self.found(store.user(org.id, member_id), "user")
             self._check_version(member.version, if_version)
+            require_identity_allowed(tx, org.id, record.user_name, record.emails, held=member)
             other = store.user_by_user_name(org.id, record.user_name)
             if other is not None and other.id != member.id:
                 raise Conflict(f"A user with userName {record.user_name!r} already exists.", field="userName")
