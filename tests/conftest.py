@@ -134,3 +134,54 @@ def app_services(app: Flask) -> Services:
 
 
 CLI = m.Actor.cli()
+
+
+class TxtRecords:
+    """What the loopback DNS server answers: TXT strings by name (tests set them)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[str]] = {}
+
+    def set(self, name: str, *values: str) -> None:
+        self.records[name.lower().rstrip(".")] = list(values)
+
+    def resolve(self, request, handler):  # type: ignore[no-untyped-def]
+        from dnslib import QTYPE, RCODE, RR, TXT
+
+        reply = request.reply()
+        name = str(request.q.qname).lower().rstrip(".")
+        if name not in self.records:
+            reply.header.rcode = RCODE.NXDOMAIN
+        elif request.q.qtype == QTYPE.TXT:
+            for value in self.records[name]:
+                reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(value), ttl=0))
+        return reply
+
+
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[tuple[TxtRecords, str]]:
+    """A real DNS server (dnslib) on an ephemeral UDP port of 127.0.0.1; yields its records and address."""
+    from dnslib.server import DNSLogger, DNSServer
+
+    records = TxtRecords()
+    server = DNSServer(
+        records, address="127.0.0.1", port=0, logger=DNSLogger("-request,-reply,-truncated,-data")
+    )
+    server.start_thread()
+    host, port = server.server.server_address[:2]
+    yield records, f"{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def dns(dns_server: tuple[TxtRecords, str]) -> Iterator[TxtRecords]:
+    """The loopback DNS server's records, emptied around each test."""
+    records, _ = dns_server
+    records.records.clear()
+    yield records
+    records.records.clear()
+
+
+@pytest.fixture
+def dns_address(dns_server: tuple[TxtRecords, str]) -> str:
+    return dns_server[1]
