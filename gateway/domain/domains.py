@@ -15,6 +15,12 @@ CHALLENGE_LABEL = "_gateway-challenge"
 CHALLENGE_PREFIX = "gateway-domain-verification="
 """A proving TXT record's text is this prefix followed by the claim's token."""
 
+ADDRESS_DOMAIN_OWNED = (  # the same whether or not an account with the address exists anywhere
+    "This email address is in a domain that another organization has verified as its own, so it can only "
+    "belong to that organization. Use an address your organization may use, or move the account to this "
+    "organization through an account migration."
+)
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 

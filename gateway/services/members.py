@@ -217,6 +217,7 @@ class MemberService(ServiceBase):
                 existing,
                 blocked=tx.is_blocked(org.id, email),
                 domain_verified=domain is not None and domain.verified and domain.org_id == org.id,
+                owned_elsewhere=domain is not None and domain.org_id != org.id,
             )
             if outcome is JitOutcome.SIGN_IN:
                 assert existing is not None
