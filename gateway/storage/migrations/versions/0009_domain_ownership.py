@@ -49,12 +49,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("uq_domains_verified_domain", table_name="domains")
-    # Only one row per domain can survive the old constraint: the verified claim, else the oldest.
+    # Only one row per domain can survive the old constraint: the verified claim, else the oldest (then the
+    # smallest id).
     op.execute(
         sa.text(
             "DELETE FROM domains WHERE id IN (SELECT d.id FROM domains d WHERE EXISTS ("
             "SELECT 1 FROM domains o WHERE o.domain = d.domain AND o.id != d.id AND ("
-            "(o.verified AND NOT d.verified) OR (o.verified = d.verified AND o.created_at < d.created_at))))"
+            "(o.verified AND NOT d.verified) OR (o.verified = d.verified AND (o.created_at < d.created_at "
+            "OR (o.created_at = d.created_at AND o.id < d.id))))))"
         )
     )
     with op.batch_alter_table("domains") as batch:
