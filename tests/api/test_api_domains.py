@@ -144,3 +144,47 @@ def test_accounts_elsewhere_are_listed_to_the_new_owner(
     assert set(listed["items"][0]) == {"email", "status", "since"}
     told = app_services.audit.list(holder.org_id, action="domain.verified_elsewhere")[0]
     assert told and told[0].details["accounts"] == ["ada@proven.test"]
+
+
+def test_the_rightful_owner_claims_and_proves_a_domain_a_squatter_claimed_first(
+    client: FlaskClient, make_tenant: Callable[..., Tenant], app_services: Services, dns: TxtRecords
+) -> None:
+    """Reproduction: a squatter's earlier claim used to be stored verified, and the real owner could never
+    claim the domain. Now the squatter's claim is pending, the owner claims too, proves it, and the
+    squatter's claim is released."""
+    squatter = make_tenant("Squatter")
+    squat = _claim(client, squatter, "rightful.test")
+    owner = make_tenant("Rightful")
+    claim = _claim(client, owner, "rightful.test")
+    assert claim["dns"]["value"] != squat["dns"]["value"]
+    dns.set(squat["dns"]["name"], squat["dns"]["value"])  # the squatter's token proves nothing for the owner
+    problem(client.post(f"{API}/domains/{claim['id']}/check", headers=owner.auth), 409, "domain-not-proven")
+
+    dns.set(claim["dns"]["name"], claim["dns"]["value"])
+    assert client.post(f"{API}/domains/{claim['id']}/check", headers=owner.auth).status_code == 200
+
+    assert client.get(f"{API}/domains", headers=squatter.auth).get_json()["items"] == []
+    problem(
+        client.post(f"{API}/domains", json={"domain": "rightful.test"}, headers=squatter.auth),
+        409,
+        "conflict",
+    )
+    events = client.get(f"{API}/events?type=domain.claim_released", headers=squatter.auth).get_json()[
+        "events"
+    ]
+    assert [e["data"]["details"]["domain"] for e in events] == ["rightful.test"]
+
+
+def test_the_holding_organization_hears_of_it_in_its_event_feed(
+    client: FlaskClient, make_tenant: Callable[..., Tenant], app_services: Services
+) -> None:
+    holder = make_tenant("Holder")
+    app_services.members.add_admin(holder.org_id, "bo@feed.test", CLI)
+    owner = make_tenant("Feed")
+    app_services.domains.claim(owner.org_id, "feed.test", m.Actor(m.ActorType.ADMIN, label="admin"))
+    app_services.domains.verify_by_operator(owner.org_id, "feed.test", CLI)
+    feed = client.get(f"{API}/events?type=domain.verified_elsewhere", headers=holder.auth).get_json()[
+        "events"
+    ]
+    assert len(feed) == 1 and feed[0]["data"]["details"]["accounts"] == ["bo@feed.test"]
+    assert "Feed" not in str(feed[0]["data"])
