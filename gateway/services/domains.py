@@ -191,9 +191,8 @@ class DomainService(ServiceBase):
         existing = store.claim_by_name(org.id, domain)
         now = self.now()
         if existing is not None:
-            if existing.status_at(now) is not m.DomainStatus.EXPIRED and existing.token is not None:
-                return existing
-            if existing.verified:
+            live = existing.token is not None and existing.status_at(now) is m.DomainStatus.PENDING
+            if existing.verified or live:
                 return existing
             existing.token = self._token()
             existing.expires_at = now + self.claim_lifetime
