@@ -19,6 +19,7 @@ from gateway.oidc import init_oidc
 from gateway.outbox import init_outbox
 from gateway.resilience import install_retries
 from gateway.services import Clock, Services, TokenFactory, utcnow
+from gateway.services.domains import DnsTxtLookup
 from gateway.services.rate_limits import AbuseLimits
 from gateway.settings import Settings, load_settings
 from gateway.storage.db import Database
@@ -56,6 +57,8 @@ def create_app(
         tokens=tokens,
         allow_private_targets=not settings.is_production,
         secret_key=settings.secret_key,
+        txt_lookup=DnsTxtLookup(settings.dns_resolver),
+        domain_claim_lifetime=timedelta(days=settings.domain_claim_days),
     )
     services.sessions.idle_timeout = timedelta(minutes=settings.session_idle_minutes)
     services.sessions.absolute_timeout = timedelta(minutes=settings.session_absolute_minutes)

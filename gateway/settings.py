@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import limits
 from limits.errors import ConfigurationError
 
+from gateway.domain.domains import resolver_address
+
 SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent / "config"
 """The defaults and IdP presets shipped inside the package (``gateway/config/``)."""
 CONFIG_DIR = Path(os.environ.get("GATEWAY_CONFIG_DIR") or SHIPPED_CONFIG_DIR)
@@ -80,6 +82,9 @@ class Settings:
         """Database connections per process: ``db_pool_size``, or one per request thread plus one for work
         done after a response (recording a credential's last use) when it is 0."""
         return self.db_pool_size or self.threads + 1
+
+    dns_resolver: str = ""
+    domain_claim_days: int = 7
 
     @property
     def is_production(self) -> bool:
@@ -152,6 +157,15 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("GATEWAY_DEMO_IDP is a development aid and cannot be enabled in production")
     if settings.trusted_proxies < 0:
         raise SettingsError("GATEWAY_TRUSTED_PROXIES must be 0 or a positive number of proxy hops")
+    try:
+        resolver_address(settings.dns_resolver)
+    except ValueError:
+        raise SettingsError(
+            "GATEWAY_DNS_RESOLVER must be empty (the system's resolver) or an IP address with an optional "
+            "port, such as 127.0.0.1:5353 or [::1]:53"
+        ) from None
+    if not 1 <= settings.domain_claim_days <= 90:
+        raise SettingsError("GATEWAY_DOMAIN_CLAIM_DAYS must be a number of days from 1 to 90")
     if settings.is_production and url.scheme != "https":
         raise SettingsError("GATEWAY_PUBLIC_URL must use https in production")
     for name, rate in settings.rate_limits.items():

@@ -175,6 +175,7 @@ def dns_server() -> Iterator[tuple[TxtRecords, str]]:
 
 @pytest.fixture
 def dns(dns_server: tuple[TxtRecords, str]) -> Iterator[TxtRecords]:
+    """The loopback DNS server's records, emptied around each test."""
     records, _ = dns_server
     records.records.clear()
     yield records

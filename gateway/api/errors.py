@@ -50,6 +50,7 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.EmailBlocked: 403,
     e.Deprovisioned: 403,
     e.InsufficientCredits: 409,
+    e.DomainNotProven: 409,
     OidcRefused: 422,
     SamlRefused: 422,
 }
@@ -67,6 +68,9 @@ DOMAIN_TITLES: dict[str, str] = {
     "insufficient_credits": "Not enough credits",
     "email_taken": "Email already in use",
     "account_in_other_organization": "Account belongs to another organization",
+    "address_domain_owned": "Address in another organization's domain",
+    "public_mail_domain": "Public mail domain",
+    "domain_not_proven": "Domain not proven",
     "invitation_invalid": "Invitation no longer valid",
     "invitation_expired": "Invitation expired",
     "invitation_revoked": "Invitation revoked",

@@ -17,6 +17,7 @@ from marshmallow import Schema, fields
 from gateway.domain import model as m
 from gateway.domain.policy import ModeSwitchPlan
 from gateway.services.billing import Bill
+from gateway.services.domains import DomainView
 from gateway.services.members import AccessRevoked, MemberView
 from gateway.services.orgs import OrgView
 from gateway.services.saml_connections import BINDING_POST, SamlConfig, cert_fingerprint
@@ -418,3 +419,30 @@ def bill(value: Bill) -> dict[str, Any]:
             {"member_id": u.member_id, "email": u.email, "credits": u.credits} for u in value.by_member
         ],
     }
+
+
+def domain_claim(view: DomainView) -> dict[str, Any]:
+    """A claim with what proves it: publish ``record_value`` as a TXT record at ``record_name``."""
+    claim = view.domain
+    return {
+        "id": claim.id,
+        "domain": claim.domain,
+        "status": view.status.value,
+        "verified": claim.verified,
+        "verified_via": claim.verified_via,
+        "verified_at": claim.verified_at.isoformat() if claim.verified_at else None,
+        "expires_at": claim.expires_at.isoformat() if claim.expires_at and not claim.verified else None,
+        "created_at": claim.created_at.isoformat(),
+        "dns": {"type": "TXT", "name": view.record_name, "value": view.record_value}
+        if view.record_value
+        else None,
+        "last_check": {"at": claim.checked_at.isoformat(), "error": claim.check_error}
+        if claim.checked_at
+        else None,
+    }
+
+
+def account_elsewhere(member: m.Member) -> dict[str, Any]:
+    """An account another organization holds in one of the caller's verified domains (a migration candidate);
+    which organization holds it is not shown."""
+    return {"email": member.email, "status": member.status.value, "since": member.created_at.isoformat()}

@@ -220,3 +220,8 @@ class DeliveryQuery(PageQuery):
 
 class ReplayDeadBody(Schema):
     endpoint_id = fields.Str(validate=_ID)
+
+
+# -- domains -----------------------------------------------------------------------------------------------
+class DomainBody(Schema):
+    domain = fields.Str(required=True, validate=validate.Length(min=1, max=253))

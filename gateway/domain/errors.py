@@ -122,3 +122,22 @@ class Unavailable(Exception):
         self.message = message
         self.retry_after = retry_after
         self.retryable = retryable
+
+
+class AddressDomainOwned(Conflict):
+    """The address is in an email domain another organization proved it owns (rule 11). The message never
+    says whether an account with this address exists anywhere."""
+
+    code = "address_domain_owned"
+
+
+class PublicMailDomain(InvalidInput):
+    """Public mail domains (gmail.com, outlook.com, ...) belong to no organization and can never be claimed."""
+
+    code = "public_mail_domain"
+
+
+class DomainNotProven(DomainError):
+    """The DNS check did not find the claim's TXT record (or the claim expired before it was proven)."""
+
+    code = "domain_not_proven"

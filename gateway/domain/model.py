@@ -91,15 +91,38 @@ class Organization:
     updated_at: datetime | None = None
 
 
+class DomainStatus(enum.StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    EXPIRED = "expired"
+
+
 @dataclass(eq=False)
 class Domain:
-    """An email domain the organization has proven it owns; used for home-realm discovery and JIT."""
+    """An organization's claim on an email domain (rule 11). A claim is *pending* until a DNS TXT record with
+    its ``token`` proves it (or the platform operator records it by hand); only a verified claim routes
+    ``/login``, allows just-in-time creation and keeps the domain's addresses out of every other organization.
+    A pending claim stops counting at ``expires_at``. Several organizations may hold pending claims on one
+    domain; at most one holds it verified."""
 
     id: str
     org_id: str
     domain: str
     verified: bool
     created_at: datetime
+    token: str | None = None
+    expires_at: datetime | None = None
+    verified_at: datetime | None = None
+    verified_via: str | None = None
+    checked_at: datetime | None = None
+    check_error: str | None = None
+
+    def status_at(self, now: datetime) -> DomainStatus:
+        if self.verified:
+            return DomainStatus.VERIFIED
+        if self.expires_at is not None and self.expires_at <= now:
+            return DomainStatus.EXPIRED
+        return DomainStatus.PENDING
 
 
 @dataclass(eq=False)

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from gateway.domain.domains import ADDRESS_DOMAIN_OWNED
 from gateway.domain.errors import (
+    AddressDomainOwned,
     Deprovisioned,
     EmailBlocked,
     InsufficientCredits,
@@ -135,9 +137,15 @@ class JitOutcome(enum.StrEnum):
 
 
 def decide_sso_sign_in(
-    org: Organization, existing: Member | None, *, blocked: bool, domain_verified: bool
+    org: Organization,
+    existing: Member | None,
+    *,
+    blocked: bool,
+    domain_verified: bool,
+    owned_elsewhere: bool = False,
 ) -> JitOutcome:
-    """Rules 1 and 6: who an SSO sign-in signs in, creates just in time, brings back, or refuses."""
+    """Rules 1, 6 and 11: who an SSO sign-in signs in, creates just in time, brings back, or refuses.
+    ``owned_elsewhere``: another organization verified the email's domain, so no new account here."""
     require_mode_allows(org, JoinPath.JIT)
     if existing is not None:
         if existing.status is MemberStatus.ACTIVE:
@@ -148,6 +156,8 @@ def decide_sso_sign_in(
             raise Deprovisioned("Your identity provider removed your access to this organization.")
     if blocked:
         raise EmailBlocked("An Admin of this organization blocked this email address from joining.")
+    if owned_elsewhere:
+        raise AddressDomainOwned(ADDRESS_DOMAIN_OWNED, field="email")
     if not domain_verified:
         raise ModeForbids("This email domain is not verified for the organization, so it cannot join by SSO.")
     return JitOutcome.CREATE if existing is None else JitOutcome.RESTORE

@@ -43,6 +43,7 @@ def build_runtime(services: Services, settings: Settings, fetch: FetchJson = fet
         fetch=fetch,
         outbound=outbound,
     )
+    connections.domains = services.domains
     return OidcRuntime(
         connections=connections,
         logins=OidcLoginService(*deps, box=box),

@@ -39,6 +39,10 @@ ACTION_TYPES: dict[str, str] = {
     "project.member_removed": "project.member_removed",
     "email.blocked": "email.blocked",
     "email.unblocked": "email.unblocked",
+    "domain.verified": "domain.verified",
+    "domain.removed": "domain.removed",
+    "domain.claim_released": "domain.claim_released",
+    "domain.verified_elsewhere": "domain.verified_elsewhere",
 }
 """Audit action -> published event type. Other member actions an adapter may add are published as
 ``member.updated``; group actions (SCIM Groups) keep their own name."""

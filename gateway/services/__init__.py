@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from gateway.services.audit import AuditService
 from gateway.services.base import Clock, Listener, TokenFactory, utcnow
 from gateway.services.billing import BillingService
 from gateway.services.connections import ConnectionService
 from gateway.services.credentials import CredentialService
+from gateway.services.domains import DnsTxtLookup, DomainService, TxtLookup
 from gateway.services.invitations import InvitationService
 from gateway.services.members import MemberService
 from gateway.services.mode import ModeService
@@ -30,10 +33,14 @@ class Services:
         *,
         allow_private_targets: bool = False,
         secret_key: str | None = None,
+        txt_lookup: TxtLookup | None = None,
+        domain_claim_lifetime: timedelta | None = None,
     ) -> None:
         """``allow_private_targets`` (development only) lets Admin-chosen URLs the gateway fetches, like IdP
         metadata, point at loopback or private addresses; see ``gateway.services.outbound``. ``secret_key``
-        (the gateway's) seals SAML SP private keys at rest; without it no SAML connection can be created."""
+        (the gateway's) seals SAML SP private keys at rest; without it no SAML connection can be created.
+        ``txt_lookup`` answers the DNS TXT lookups that prove domain claims (a real resolver by default), and
+        ``domain_claim_lifetime`` is how long a claim may stay pending."""
         self.db = db
         self.clock = clock
         tokens = tokens or TokenFactory()
@@ -41,7 +48,12 @@ class Services:
         self.listeners: list[Listener] = []
         # What any further service needs, ``SomeService(*services.deps)``, so it shares clock and listeners.
         deps = self.deps = (db, clock, tokens, self.listeners)
+        self.domains = DomainService(*deps)
+        self.domains.txt_lookup = txt_lookup or DnsTxtLookup()
+        if domain_claim_lifetime is not None:
+            self.domains.claim_lifetime = domain_claim_lifetime
         self.orgs = OrgService(*deps)
+        self.orgs.domains = self.domains
         self.members = MemberService(*deps)
         self.invitations = InvitationService(*deps, members=self.members)
         self.mode = ModeService(*deps)
@@ -55,4 +67,5 @@ class Services:
         self.saml_connections = SamlConnectionService(
             *deps, allow_private_targets=allow_private_targets, box=sp_key_box
         )
+        self.saml_connections.domains = self.domains
         self.provisioning = ProvisioningService(*deps)

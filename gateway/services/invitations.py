@@ -9,6 +9,7 @@ from gateway.domain import model as m
 from gateway.domain.errors import AccountInOtherOrganization, EmailTaken, InvitationInvalid
 from gateway.domain.policy import check_invitation_acceptable, normalize_email, require_mode_allows
 from gateway.services.base import ServiceBase, hash_token, new_id
+from gateway.services.domains import require_address_allowed
 from gateway.services.members import ACCOUNT_ELSEWHERE, MemberService
 from gateway.storage.store import Store
 
@@ -34,6 +35,7 @@ class InvitationService(ServiceBase):
             member = tx.member_by_email(org.id, email)
             if member is not None and member.status is not m.MemberStatus.REMOVED:
                 raise EmailTaken("This person is already a member of the organization.")
+            require_address_allowed(tx, org.id, email)
             if tx.live_account_elsewhere(org.id, email) is not None:
                 raise AccountInOtherOrganization(ACCOUNT_ELSEWHERE)
             if tx.pending_invitation(org.id, email) is not None:
@@ -97,6 +99,7 @@ class InvitationService(ServiceBase):
             org = self.locked_org(tx, org_id)
             require_mode_allows(org, m.JoinPath.INVITATION)
             invitation = self._pending(tx, org_id, invitation_id)
+            require_address_allowed(tx, org.id, invitation.email)
             issued = self.tokens.issue("inv")
             now = self.now()
             invitation.token_hash = issued.token_hash

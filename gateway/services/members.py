@@ -23,6 +23,7 @@ from gateway.domain.policy import (
     require_mode_allows,
 )
 from gateway.services.base import ServiceBase, new_id
+from gateway.services.domains import require_address_allowed
 from gateway.storage.constraints import register_constraint_error
 from gateway.storage.key_custody import revoke_keys_created_by
 from gateway.storage.store import Store
@@ -109,6 +110,7 @@ class MemberService(ServiceBase):
         organization" is the database's to enforce (the live-email index), since joins of one email in two
         organizations hold different locks."""
         email = normalize_email(email)
+        require_address_allowed(tx, org.id, email)
         now = self.now()
         if existing is UNREAD:
             tx.lock_email(org.id, email)
@@ -247,6 +249,7 @@ class MemberService(ServiceBase):
                 existing,
                 blocked=blocked,
                 domain_verified=domain is not None and domain.verified and domain.org_id == org.id,
+                owned_elsewhere=domain is not None and domain.org_id != org.id,
             )
             if outcome is JitOutcome.SIGN_IN:
                 assert existing is not None

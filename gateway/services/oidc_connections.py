@@ -23,15 +23,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.domain import model as m
-from gateway.domain.errors import Conflict, DomainError, InvalidInput
+from gateway.domain.errors import DomainError, InvalidInput
 from gateway.domain.policy import normalize_email, slugify
 from gateway.presets import Preset, load_preset
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, hash_token, new_id
+from gateway.services.domains import DomainService
 from gateway.services.outbound import OutboundPolicy, Resolver, check_outbound_url, resolve
 from gateway.storage.db import Database
 from gateway.storage.oidc_store import OidcStore
 from gateway.storage.oidc_tables import OidcLoginState
-from gateway.storage.store import Store
 
 LOGIN_STATE_LIFETIME = timedelta(minutes=10)
 HTTP_TIMEOUT_SECONDS = 10
@@ -288,6 +288,8 @@ def _scopes(preset: Preset, metadata: ProviderMetadata) -> tuple[list[str], list
 
 
 class OidcConnectionService(ServiceBase):
+    domains: DomainService | None = None
+
     def __init__(
         self,
         db: Database,
@@ -344,8 +346,9 @@ class OidcConnectionService(ServiceBase):
         scopes, notes = _scopes(chosen, metadata)
         with self.db.transaction() as tx:
             org = self.locked_org(tx, org_id)
-            for domain in wanted:
-                self._claim_domain(tx, org, domain, actor)
+            (self.domains or DomainService(self.db, self.clock, self.tokens, self.listeners)).add_in(
+                tx, org, wanted, actor
+            )
             all_domains = [d.domain for d in tx.domains(org.id) if d.verified]
             connection = m.SsoConnection(
                 id=new_id(), org_id=org.id, slug=slugify(slug or f"{org.slug}-{chosen.key}-oidc"),
@@ -369,22 +372,6 @@ class OidcConnectionService(ServiceBase):
                 protocol="oidc", slug=connection.slug, issuer=metadata.issuer, preset=chosen.key,
             )  # fmt: skip
             return NewOidcConnection(connection, self.redirect_uri(connection.slug), scopes, notes)
-
-    def _claim_domain(self, tx: Store, org: m.Organization, domain: str, actor: m.Actor) -> None:
-        """Verify ``domain`` for the organization (already its own: nothing to do; another's: refused)."""
-        if "." not in domain or "@" in domain or " " in domain or len(domain) > 253:
-            raise InvalidInput(f"{domain!r} is not a domain name.", field="domain")
-        existing = tx.domain(domain)
-        if existing is not None:
-            if existing.org_id != org.id:
-                raise Conflict(
-                    f"The domain {domain} is already claimed by another organization.", field="domain"
-                )
-            return
-        record = m.Domain(id=new_id(), org_id=org.id, domain=domain, verified=True, created_at=self.now())
-        tx.add(record)
-        tx.flush(f"The domain {domain} is already claimed by an organization.")
-        self.audit(tx, org.id, actor, "domain.added", record, domain=domain, verified=True)
 
     def client_settings(self, connection: m.SsoConnection) -> OidcClientSettings:
         config = connection.config or {}

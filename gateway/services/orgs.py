@@ -1,4 +1,5 @@
-"""Organizations: creation with their Default Project, verified domains, the multi-project flag."""
+"""Organizations: creation with their Default Project, their domains (see ``gateway.services.domains``), the
+multi-project flag."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from gateway.domain import model as m
 from gateway.domain.errors import Conflict, InvalidInput, NotFound
 from gateway.domain.policy import slugify
 from gateway.services.base import ServiceBase, new_id
+from gateway.services.domains import DomainService
 
 DEFAULT_PROJECT_NAME = "Default Project"
 
@@ -22,6 +24,11 @@ class OrgView:
 
 
 class OrgService(ServiceBase):
+    domains: DomainService | None = None
+
+    def _domains(self) -> DomainService:
+        return self.domains or DomainService(self.db, self.clock, self.tokens, self.listeners)
+
     def create(
         self,
         name: str,
@@ -47,29 +54,20 @@ class OrgService(ServiceBase):
             )
             tx.add(project)
             tx.flush(f"An organization with the slug {org.slug!r} already exists.")
-            for domain in domains:
-                self._add_domain(tx, org, domain, verified=True)
+            # The operator's domains (the CLI's) are recorded verified; anyone else's become pending claims.
+            self._domains().add_in(tx, org, domains, actor)
             self.audit(tx, org.id, actor, "org.created", org, name=name, mode=mode.value)
             return OrgView(org, project, list(tx.domains(org.id)), 0)
 
-    def _add_domain(self, tx, org: m.Organization, domain: str, *, verified: bool) -> m.Domain:  # type: ignore[no-untyped-def]
-        value = (domain or "").strip().lower().rstrip(".")
-        if "." not in value or "@" in value or " " in value or len(value) > 253:
-            raise InvalidInput(f"{domain!r} is not a domain name.", field="domain")
-        existing = tx.domain(value)
-        if existing is not None:
-            raise Conflict(f"The domain {value} is already claimed by an organization.", field="domain")
-        record = m.Domain(id=new_id(), org_id=org.id, domain=value, verified=verified, created_at=self.now())
-        tx.add(record)
-        tx.flush(f"The domain {value} is already claimed by an organization.")
-        return record
-
     def add_domain(self, org_id: str, domain: str, actor: m.Actor, *, verified: bool = True) -> m.Domain:
+        """Record a domain for the organization: ``verified`` only for the platform operator (the CLI, and
+        tests acting as it); otherwise a pending claim that DNS must prove."""
+        domains = self._domains()
         with self.db.transaction() as tx:
             org = self.locked_org(tx, org_id)
-            record = self._add_domain(tx, org, domain, verified=verified)
-            self.audit(tx, org.id, actor, "domain.added", record, domain=record.domain, verified=verified)
-            return record
+            if verified:
+                return domains.record_verified_in(tx, org, domain, actor)
+            return domains.claim_in(tx, org, domain, actor)
 
     def get(self, org_id: str) -> OrgView:
         with self.db.transaction() as tx:

@@ -19,6 +19,7 @@ from gateway.domain import model as m
 from gateway.domain.errors import AccountInOtherOrganization, Conflict, InvalidInput, NotFound
 from gateway.domain.policy import normalize_email, require_mode_allows
 from gateway.services.base import ServiceBase, new_id
+from gateway.services.domains import require_identity_allowed
 from gateway.services.members import ACCOUNT_ELSEWHERE, MemberService, Profile
 from gateway.storage.constraints import register_constraint_error
 from gateway.storage.scim_store import ScimStore
@@ -143,6 +144,7 @@ class ProvisioningService(ServiceBase):
     def create_user(self, org_id: str, record: UserRecord, actor: m.Actor) -> UserView:
         with self.db.transaction() as tx:
             org, store = self._open(tx, org_id)
+            require_identity_allowed(tx, org.id, record.user_name, record.emails)
             email = g.email_from_identity(record.emails, record.user_name) or g.placeholder_email(new_id())
             claimed = g.role_claim(record.roles) if record.roles is not None else None
             profile = Profile(
@@ -194,6 +196,7 @@ class ProvisioningService(ServiceBase):
             org, store = self._open(tx, org_id)
             member = self.found(store.user(org.id, member_id, lock=True), "user")
             self._check_version(member.version, if_version)
+            require_identity_allowed(tx, org.id, record.user_name, record.emails, held=member)
             self._apply_user(tx, store, org, member, record, actor)
             self.audit(tx, org.id, actor, "member.scim_updated", member, email=member.email, via="scim")
             self._written(tx, record)

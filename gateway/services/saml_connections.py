@@ -30,8 +30,8 @@ from gateway.domain.errors import DomainError, InvalidInput, NotFound
 from gateway.domain.policy import slugify
 from gateway.presets import load_preset
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, hash_token, new_id
+from gateway.services.domains import DomainService
 from gateway.services.oidc_connections import OidcRefused, SecretBox
-from gateway.services.orgs import OrgService
 from gateway.services.outbound import Resolver, check_outbound_url, pinned_session, resolve
 from gateway.storage.db import Database
 from gateway.storage.saml_store import SamlStore
@@ -316,6 +316,8 @@ def load_metadata(
 
 
 class SamlConnectionService(ServiceBase):
+    domains: DomainService | None = None
+
     def __init__(
         self,
         db: Database,
@@ -408,7 +410,8 @@ class SamlConnectionService(ServiceBase):
         domains: tuple[str, ...] = (),
     ) -> m.SsoConnection:
         """A new SAML connection for ``org_id`` (created suspended if the org is in invitation mode), and the
-        verified ``domains`` that route people to it, all in one transaction."""
+        ``domains`` that route people to it once verified (pending claims, unless the operator's CLI records
+        them verified), all in one transaction."""
         vendor = load_preset(preset)
         idp = validate_idp(idp)
         attributes = {k: str(vendor.saml.get(k, "")) for k in ("email", "first_name", "last_name", "groups")}
@@ -424,12 +427,10 @@ class SamlConnectionService(ServiceBase):
         config = self._sealed(config)
         if not (name or "").strip():
             raise InvalidInput("A connection needs a name.", field="name")
-        orgs = OrgService(self.db, self.clock, self.tokens)
+        claims = self.domains or DomainService(self.db, self.clock, self.tokens, self.listeners)
         with self.db.transaction() as tx:
             org = self.locked_org(tx, org_id)
-            for domain in domains:
-                record = orgs._add_domain(tx, org, domain, verified=True)
-                self.audit(tx, org.id, actor, "domain.added", record, domain=record.domain, verified=True)
+            claims.add_in(tx, org, domains, actor)
             connection = m.SsoConnection(
                 id=new_id(), org_id=org.id, slug=slugify(slug or f"{org.slug}-{name}"),
                 protocol=m.ConnectionProtocol.SAML, name=name.strip(), created_at=self.now(), preset=vendor.key,

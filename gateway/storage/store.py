@@ -266,7 +266,11 @@ class Store:
         ).all()
 
     def domain(self, name: str) -> m.Domain | None:
-        return self.session.scalars(sa.select(m.Domain).where(m.Domain.domain == name)).one_or_none()
+        """The *verified* claim on this email domain, if any organization holds one (pending claims of
+        several organizations may coexist; see ``gateway.storage.domain_store``)."""
+        return self.session.scalars(
+            sa.select(m.Domain).where(m.Domain.domain == name, m.Domain.verified.is_(True))
+        ).one_or_none()
 
     # -- members -------------------------------------------------------------------------------------------
     def member_by_email(self, org_id: str, email: str) -> m.Member | None:

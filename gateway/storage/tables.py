@@ -2,7 +2,7 @@
 
 Uniqueness rules live here as constraints, so they hold even against a race between two processes:
 one member per email per organization, one live (not removed) account per email across all organizations,
-one Default Project per organization, unique token hashes.
+one verified owner per email domain, one Default Project per organization, unique token hashes.
 """
 
 from __future__ import annotations
@@ -87,9 +87,26 @@ domains = sa.Table(
     metadata,
     _id(),
     _org(),
-    sa.Column("domain", sa.String(253), nullable=False, unique=True),
+    sa.Column("domain", sa.String(253), nullable=False),
     sa.Column("verified", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", TS, nullable=False),
+    # A pending claim's random token (the DNS TXT record must carry it) and when the claim stops counting.
+    sa.Column("token", sa.String(64)),
+    sa.Column("expires_at", TS),
+    sa.Column("verified_at", TS),
+    # "dns" (proven by the TXT record) or "operator" (recorded on the server by the platform operator).
+    sa.Column("verified_via", sa.String(16)),
+    sa.Column("checked_at", TS),
+    sa.Column("check_error", sa.String(300)),
+    # One claim per organization and domain; many organizations may claim a domain, one may hold it verified.
+    sa.UniqueConstraint("org_id", "domain"),
+    sa.Index(
+        "uq_domains_verified_domain",
+        "domain",
+        unique=True,
+        sqlite_where=sa.text("verified"),
+        postgresql_where=sa.text("verified"),
+    ),
 )
 
 members = sa.Table(

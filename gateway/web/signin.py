@@ -18,6 +18,7 @@ REFUSAL_TITLES = {
     "deprovisioned": "Your access was removed",
     "email_blocked": "This email address cannot join",
     "account_in_other_organization": "This account belongs to another organization",
+    "address_domain_owned": "This email address belongs to another organization",
 }
 
 

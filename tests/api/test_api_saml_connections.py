@@ -65,13 +65,13 @@ def test_admin_adds_a_saml_connection_from_metadata_xml_and_reads_what_to_give_t
     assert {k: v for k, v in detail.get_json().items() if k != "setup_notes"} == {
         k: v for k, v in created.items() if k != "setup_notes"
     }
-    assert [d["domain"] for d in client.get(f"{API}/org", headers=tenant.auth).get_json()["domains"]] == [
-        "acme.com"
+    assert client.get(f"{API}/org", headers=tenant.auth).get_json()["domains"] == [
+        {"domain": "acme.com", "verified": False}  # claimed: a DNS record must prove it (rule 11)
     ]
     actions = [
         e["action"] for e in client.get(f"{API}/audit-events", headers=tenant.auth).get_json()["items"]
     ]
-    assert "connection.created" in actions and "domain.added" in actions
+    assert "connection.created" in actions and "domain.claimed" in actions
     assert app_services.connections.by_slug("acme-okta-saml").org_id == tenant.org_id
     events = client.get(f"{API}/events?type=connection.created", headers=tenant.auth).get_json()["events"]
     assert [e["data"]["target"]["id"] for e in events] == [created["id"]]

@@ -22,16 +22,54 @@ def test_overview_shows_mode_members_connections_scim_and_activity(
     assert "scim_token.created" in words and "globex.test" in words
 
 
-def test_adding_a_domain_and_its_error_next_to_the_field(
-    admin_client: FlaskClient, app_services: Services, acme: Org
+def test_claiming_a_domain_and_its_error_next_to_the_field(
+    admin_client: FlaskClient, app_services: Services, acme: Org, globex: Org
 ) -> None:
     response = post(admin_client, "/admin/domains", {"domain": "acme.example"})
     assert response.status_code == 303
-    assert sorted(d.domain for d in app_services.orgs.get(acme.id).domains) == ["acme.example", "acme.test"]
-    taken = post(admin_client, "/admin/domains", {"domain": "acme.test"})
-    assert taken.status_code == 400 and "already claimed" in (field_error(taken, "domain") or "")
+    claims = {d.domain: d.verified for d in app_services.orgs.get(acme.id).domains}
+    assert claims == {"acme.example": False, "acme.test": True}  # a console claim is never verified
+    page = text_of(admin_client.get("/admin/domains"))
+    assert "_gateway-challenge.acme.example" in page and "gateway-domain-verification=" in page
+    taken = post(admin_client, "/admin/domains", {"domain": "globex.test"})
+    assert taken.status_code == 400 and "already verified by another" in (field_error(taken, "domain") or "")
+    public = post(admin_client, "/admin/domains", {"domain": "gmail.com"})
+    assert public.status_code == 400 and "public mail domain" in (field_error(public, "domain") or "")
     bad = post(admin_client, "/admin/domains", {"domain": "nodot"})
     assert "is not a domain name" in (field_error(bad, "domain") or "")
+
+
+def test_checking_and_removing_a_domain_in_the_console(
+    admin_client: FlaskClient,
+    app_services: Services,
+    acme: Org,
+    dns,
+    dns_address: str,  # type: ignore[no-untyped-def]
+) -> None:
+    from gateway.services.domains import DnsTxtLookup
+
+    app_services.domains.txt_lookup = DnsTxtLookup(dns_address, timeout=3)
+    post(admin_client, "/admin/domains", {"domain": "acme.example"})
+    view = app_services.domains.find(acme.id, "acme.example")
+    failed = post(admin_client, f"/admin/domains/{view.domain.id}/check", {})
+    assert failed.status_code == 303
+    assert "No TXT record" in text_of(admin_client.get("/admin/domains"))
+    dns.set(view.record_name, view.record_value)
+    post(admin_client, f"/admin/domains/{view.domain.id}/check", {})
+    assert app_services.orgs.org_for_email_domain("acme.example").id == acme.id
+    post(admin_client, f"/admin/domains/{view.domain.id}/remove", {})
+    assert app_services.orgs.org_for_email_domain("acme.example") is None
+
+
+def test_accounts_held_elsewhere_are_listed_on_the_domains_page(
+    admin_client: FlaskClient, app_services: Services, acme: Org, globex: Org
+) -> None:
+    app_services.members.add_admin(globex.id, "ada@acme.example", CLI)
+    post(admin_client, "/admin/domains", {"domain": "acme.example"})
+    app_services.domains.verify_by_operator(acme.id, "acme.example", CLI)
+    page = text_of(admin_client.get("/admin/domains"))
+    assert "Accounts held by other organizations" in page and "ada@acme.example" in page
+    assert "Globex" not in page.split("Accounts held by other organizations")[1]
 
 
 def test_projects_need_the_flag_and_keep_resources_of_removed_members(

@@ -331,3 +331,15 @@ def test_suspended_member_is_refused(tenant: Tenant, browser: Browser, app, app_
     app_services.members.suspend(tenant.org.id, member.id, CLI)
     again = Browser(app.test_client())
     assert_refused(again.gateway, again.sign_in(tenant.login_path, "alice@acme.test"), 403, "member_inactive")
+
+
+def test_an_address_in_another_orgs_verified_domain_is_not_created(
+    tenant: Tenant, browser: Browser, app_services
+) -> None:  # type: ignore[no-untyped-def]
+    from gateway.domain import model as m
+
+    app_services.orgs.create("Owner", m.MembershipMode.SSO, CLI, domains=["owner.test"])
+    response = browser.sign_in(tenant.login_path, "eve@owner.test")
+    assert_refused(browser.gateway, response, 403, "address_domain_owned")
+    assert "This email address belongs to another organization" in response.get_data(as_text=True)
+    assert app_services.members.list(tenant.org.id)[1] == 0

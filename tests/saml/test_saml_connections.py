@@ -252,7 +252,7 @@ def test_creation_with_domains_is_one_transaction(
     saml.create(acme.id, "okta", idp, CLI, domains=("acme.example",))
     assert [d.domain for d in services.orgs.get(acme.id).domains] == ["acme.example", "acme.test"]
     actions = [e.action for e in services.audit.list(acme.id)[0]]
-    assert "connection.created" in actions and "domain.added" in actions
+    assert "connection.created" in actions and "domain.verified" in actions
 
 
 def test_connection_of_an_invitation_mode_org_starts_suspended(

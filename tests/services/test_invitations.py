@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from gateway.domain import model as m
 from gateway.domain.errors import (
     AccountInOtherOrganization,
+    AddressDomainOwned,
     EmailTaken,
     InvalidInput,
     InvitationEmailMismatch,
@@ -176,22 +177,36 @@ def test_a_removed_member_can_be_invited_back(services: Services, acme: Org) -> 
 
 
 def test_an_account_of_another_organization_cannot_be_invited(services: Services, acme: Org) -> None:
+    """An address in a domain nobody proved (freelance.test): the rule "one account, one organization"."""
     globex = make_org(services, "Globex", m.MembershipMode.INVITATION, domain="globex.test")
-    invite_and_accept(services, globex, "ada@acme.test")
+    invite_and_accept(services, globex, "ada@freelance.test")
     with pytest.raises(AccountInOtherOrganization, match="must be migrated"):
-        invite(services, acme)
+        invite(services, acme, "ada@freelance.test")
     assert services.invitations.list(acme.id)[1] == 0
+
+
+def test_an_address_in_another_organizations_verified_domain_cannot_be_invited(
+    services: Services, acme: Org
+) -> None:
+    """Rule 11: the refusal is the same whether or not the address has an account in the owning org."""
+    globex = make_org(services, "Globex", m.MembershipMode.INVITATION, domain="globex.test")
+    with pytest.raises(AddressDomainOwned) as missing:
+        invite(services, globex, "nobody@acme.test")
+    with pytest.raises(AddressDomainOwned) as existing:
+        invite(services, globex, "admin@acme.test")
+    assert missing.value.message == existing.value.message
+    assert services.invitations.list(globex.id)[1] == 0
 
 
 def test_an_account_created_elsewhere_after_the_invitation_cannot_accept_it(
     services: Services, acme: Org
 ) -> None:
-    issued = invite(services, acme)
+    issued = invite(services, acme, "ada@freelance.test")
     globex = make_org(services, "Globex", m.MembershipMode.INVITATION, domain="globex.test")
-    invite_and_accept(services, globex, "ada@acme.test")
+    invite_and_accept(services, globex, "ada@freelance.test")
 
     with pytest.raises(AccountInOtherOrganization, match="must be migrated"):
-        services.invitations.accept(issued.token, "ada@acme.test", ADA)
+        services.invitations.accept(issued.token, "ada@freelance.test", ADA)
 
     assert services.invitations.get(acme.id, issued.invitation.id).status is m.InvitationStatus.PENDING
     assert services.members.list(acme.id, query="ada")[1] == 0
@@ -199,9 +214,11 @@ def test_an_account_created_elsewhere_after_the_invitation_cannot_accept_it(
 
 def test_a_removed_account_elsewhere_does_not_count(services: Services, acme: Org) -> None:
     globex = make_org(services, "Globex", m.MembershipMode.INVITATION, domain="globex.test")
-    old = invite_and_accept(services, globex, "ada@acme.test")
+    old = invite_and_accept(services, globex, "ada@freelance.test")
     services.members.remove(globex.id, old.id, globex.by_admin)
-    member = services.invitations.accept(invite(services, acme).token, "ada@acme.test", ADA)
+    member = services.invitations.accept(
+        invite(services, acme, "ada@freelance.test").token, "ada@freelance.test", ADA
+    )
     assert member.org_id == acme.id
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.domain import model as m
-from gateway.domain.errors import AccountInOtherOrganization, EmailTaken, ModeForbids
+from gateway.domain.errors import AccountInOtherOrganization, AddressDomainOwned, EmailTaken, ModeForbids
 from gateway.services import Services
 from gateway.services.members import Profile
 
@@ -87,7 +87,7 @@ def test_the_first_sso_sign_in_of_an_existing_member_signs_them_in(services: Ser
 def test_a_jit_newcomer_needs_a_verified_domain_of_the_organization(services: Services, globex: Org) -> None:
     with pytest.raises(ModeForbids, match="not verified"):
         services.members.sso_sign_in(globex.id, "ada@gmail.test", IDP)
-    services.orgs.add_domain(globex.id, "gmail.test", globex.by_admin, verified=False)
+    services.orgs.add_domain(globex.id, "gmail.test", globex.by_admin, verified=False)  # claimed, not proven
     with pytest.raises(ModeForbids, match="not verified"):
         services.members.sso_sign_in(globex.id, "ada@gmail.test", IDP)
     assert services.members.list(globex.id)[1] == 1
@@ -99,16 +99,32 @@ def test_scim_can_create_a_member_outside_the_verified_domains(services: Service
 
 
 def test_no_path_joins_an_email_that_lives_in_another_organization(services: Services, globex: Org) -> None:
+    """An address in a domain nobody proved: "one account, one organization" says the account must move."""
     initech = make_org(services, "Initech", m.MembershipMode.SSO, domain="initech.test")
-    services.members.sso_sign_in(initech.id, "ada@initech.test", IDP)
-    services.orgs.add_domain(globex.id, "globex-labs.test", globex.by_admin)
+    services.members.provision(initech.id, "ada@freelance.test", m.Role.MEMBER, IDP, Profile())
+    services.orgs.add_domain(globex.id, "globex-labs.test", CLI)
 
     with pytest.raises(AccountInOtherOrganization, match="must be migrated"):
-        services.members.provision(globex.id, "ada@initech.test", m.Role.MEMBER, IDP, Profile())
+        services.members.provision(globex.id, "ada@freelance.test", m.Role.MEMBER, IDP, Profile())
     with pytest.raises(AccountInOtherOrganization, match="must be migrated"):
-        services.members.add_admin(globex.id, "ada@initech.test", CLI)
-    with pytest.raises(AccountInOtherOrganization, match="must be migrated"):
-        services.members.add_admin(globex.id, "admin@initech.test", CLI)
+        services.members.add_admin(globex.id, "ada@freelance.test", CLI)
+    assert services.members.list(globex.id)[1] == 1
+
+
+def test_no_path_joins_an_address_in_another_organizations_verified_domain(
+    services: Services, globex: Org
+) -> None:
+    """Rule 11, and the answer does not tell whether the address has an account in the owning org."""
+    initech = make_org(services, "Initech", m.MembershipMode.SSO, domain="initech.test")
+    services.members.sso_sign_in(initech.id, "ada@initech.test", IDP)
+
+    for email in ("ada@initech.test", "nobody@initech.test"):
+        with pytest.raises(AddressDomainOwned, match="another organization has verified"):
+            services.members.provision(globex.id, email, m.Role.MEMBER, IDP, Profile())
+        with pytest.raises(AddressDomainOwned, match="another organization has verified"):
+            services.members.add_admin(globex.id, email, CLI)
+        with pytest.raises(AddressDomainOwned, match="another organization has verified"):
+            services.members.sso_sign_in(globex.id, email, IDP)
     assert services.members.list(globex.id)[1] == 1
     refused, _ = services.audit.list(initech.id, action="sign_in.refused")
     assert refused == []

@@ -174,11 +174,14 @@ def test_one_pending_invitation_per_email_per_organization(schema_db: Database) 
 
 
 # -- organizations, domains, connections -----------------------------------------------------------------
-def test_slugs_and_domains_are_globally_unique(schema_db: Database) -> None:
+def test_slugs_and_verified_domains_are_globally_unique(schema_db: Database) -> None:
     acme, globex = org(schema_db, "acme"), org(schema_db, "globex")
     refused(schema_db, m.Organization(uid("org"), "dup", "A", m.MembershipMode.SSO, NOW),
             m.Organization(uid("org"), "dup", "B", m.MembershipMode.SSO, NOW))  # fmt: skip
     insert(schema_db, m.Domain(uid("dom"), acme, "acme.test", True, NOW))
+    refused(schema_db, m.Domain(uid("dom"), globex, "acme.test", True, NOW))
+    # Pending claims of several organizations may coexist; one organization claims a domain once.
+    insert(schema_db, m.Domain(uid("dom"), globex, "acme.test", False, NOW))
     refused(schema_db, m.Domain(uid("dom"), globex, "acme.test", False, NOW))
     connection = lambda org_id: m.SsoConnection(  # noqa: E731
         uid("conn"), org_id, "okta", m.ConnectionProtocol.SAML, "Okta", NOW

@@ -4,6 +4,7 @@ from gateway.console.routes import (  # noqa: F401
     audit,
     connections,
     credentials,
+    domains,
     invitations,
     members,
     mode,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template
 from flask.typing import ResponseReturnValue
 
 from gateway.console.blueprint import bp
-from gateway.console.forms import field_errors, text
 from gateway.console.guard import viewer
 from gateway.domain import model as m
-from gateway.domain.errors import DomainError
 from gateway.wiring import services
 
 RECENT_EVENTS = 10
@@ -40,15 +38,3 @@ def _render(errors: dict[str, str] | None = None, domain: str = "", status: int 
 @bp.get("/")
 def overview() -> ResponseReturnValue:
     return _render()
-
-
-@bp.post("/domains")
-def add_domain() -> ResponseReturnValue:
-    """Claim a verified email domain: SSO sign-ins from it may create members just in time."""
-    domain = text("domain", 253)
-    try:
-        record = services().orgs.add_domain(viewer().org.id, domain, viewer().actor())
-    except DomainError as error:
-        return _render(field_errors(error, "domain"), domain, 400)
-    flash(f"The domain {record.domain} now belongs to the organization.", "ok")
-    return redirect(url_for("console.overview"), code=303)
