@@ -78,6 +78,12 @@ def require_address_allowed(tx: Store, org_id: str, *addresses: str | None) -> N
     checked.update((org_id, d) for d in fresh)
 
 
+def note_domain_free(tx: Store, org_id: str, domain: str) -> None:
+    """Record that ``domain`` is verified by no other organization (the caller just read its verified claim),
+    so ``require_address_allowed`` does not ask again in this transaction."""
+    tx.info.setdefault(_CHECKED, set()).add((org_id, domain.lower()))
+
+
 def require_identity_allowed(
     tx: Store, org_id: str, user_name: str | None, emails: Iterable[Any], held: m.Member | None = None
 ) -> None:

@@ -23,7 +23,7 @@ from gateway.domain.policy import (
     require_mode_allows,
 )
 from gateway.services.base import ServiceBase, new_id
-from gateway.services.domains import require_address_allowed
+from gateway.services.domains import note_domain_free, require_address_allowed
 from gateway.storage.constraints import register_constraint_error
 from gateway.storage.key_custody import revoke_keys_created_by
 from gateway.storage.store import Store
@@ -244,6 +244,8 @@ class MemberService(ServiceBase):
             org = self.locked_org(tx, org_id)
             existing, blocked = tx.member_and_block(org.id, email)
             domain = tx.domain(email_domain(email))
+            if domain is None or domain.org_id == org.id:
+                note_domain_free(tx, org.id, email_domain(email))
             outcome = decide_sso_sign_in(
                 org,
                 existing,
