@@ -33,6 +33,7 @@ class Settings:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     demo_idp: int = 0
+    saml_metadata_refresh_hours: int = 24
 
     @property
     def is_production(self) -> bool:

@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from gateway.domain import model as m
 from gateway.domain.errors import DomainError
-from gateway.oidc.flow import authorization_url, exchange_code, fetch_userinfo, merge_userinfo
+from gateway.oidc.flow import authorization_url, exchange_code_rotating, fetch_userinfo, merge_userinfo
 from gateway.oidc.runtime import OidcRuntime
 from gateway.oidc.tokens import verify_id_token
 from gateway.oidc.vendors import authorization_params, identity_from_claims
@@ -37,6 +37,8 @@ bp = Blueprint("oidc", __name__)
 log = logging.getLogger(__name__)
 
 BINDING_COOKIE = "gw_oidc_binding"
+_OLD_SECRET_USED = "__gateway_previous_client_secret_used"
+"""Marks claims obtained with the client secret from before a rotation (never a claim name a provider uses)."""
 PLATFORM_CALLBACK = "/login/platform/callback"
 
 STATUS = {
@@ -113,7 +115,10 @@ def connection_callback(slug: str) -> ResponseReturnValue:
         client.metadata, pending, client_id=client.client_id, client_secret=client.client_secret,
         redirect_uri=connection_redirect_uri(slug),
         required=[client.claims.get("email") or "email"], optional=_group_claim(client),
+        previous_secret=client.previous_client_secret,
     )  # fmt: skip
+    if client.previous_client_secret and not claims.pop(_OLD_SECRET_USED, False):
+        runtime().connections.new_secret_worked(connection)
     identity = identity_from_claims(client, claims, lambda domain: _org_verified(connection.org_id, domain))
     response = complete_sso_sign_in(
         connection,
@@ -123,7 +128,9 @@ def connection_callback(slug: str) -> ResponseReturnValue:
             display_name=identity.name, given_name=identity.given_name, family_name=identity.family_name
         ),
         next_url=pending.next_url,
-        session_data={"oidc": {"iss": client.metadata.issuer, "sub": identity.subject}},
+        session_data={
+            "oidc": {"iss": client.metadata.issuer, "sub": identity.subject, "connection": connection.id}
+        },
     )
     return _forget_binding(response)
 
@@ -251,15 +258,18 @@ def _verified_claims(
     redirect_uri: str,
     required: Sequence[str],
     optional: Sequence[str] = (),
+    previous_secret: str | None = None,
 ) -> dict[str, Any]:
     """Exchange the code, verify the ID token, and complete it from UserInfo when claims the gateway needs
     are missing (a "thin" ID token). Missing ``required`` claims make a UserInfo failure fatal; missing
-    ``optional`` ones (groups) only make it worth asking."""
+    ``optional`` ones (groups) only make it worth asking. ``previous_secret`` (from before a rotation) is
+    tried when the provider refuses the current one; the claims then carry ``_OLD_SECRET_USED``."""
     rt = runtime()
-    token = exchange_code(
+    secrets = [client_secret, previous_secret] if previous_secret else [client_secret]
+    token, used = exchange_code_rotating(
         metadata.token_endpoint,
         client_id=client_id,
-        client_secret=client_secret,
+        client_secrets=secrets,
         redirect_uri=redirect_uri,
         code=request.args.get("code"),
         code_verifier=pending.code_verifier,
@@ -276,6 +286,8 @@ def _verified_claims(
         now=rt.clock(),
         access_token=access_token,
     )
+    if used:
+        claims = {**claims, _OLD_SECRET_USED: True}
     missing_required = [name for name in required if name and claims.get(name) is None]
     missing_optional = [name for name in optional if name and claims.get(name) is None]
     if not (missing_required or missing_optional) or not metadata.userinfo_endpoint or not access_token:

@@ -13,13 +13,14 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from gateway.domain import model as m
+from gateway.outbox.chores import Chore
 from gateway.outbox.emails import InvitationEmail, accept_link
 from gateway.outbox.expiry import InvitationExpiry
 from gateway.outbox.mailer import Mailer, MailError
@@ -79,6 +80,7 @@ class DeliveryWorker:
         email_retry: RetryPolicy = EMAIL_RETRY,
         expiry: InvitationExpiry | None = None,
         expiry_interval: timedelta = timedelta(minutes=1),
+        chores: Sequence[Chore] = (),
     ) -> None:
         self.db = db
         self.clock = clock
@@ -97,6 +99,7 @@ class DeliveryWorker:
         self.expiry = expiry
         self.expiry_interval = expiry_interval
         self._last_sweep: datetime | None = None
+        self.chores = list(chores)
         self._secrets: dict[str, str] = {}
         """Endpoint secrets opened for the current batch (a rotated secret applies from the next batch)."""
 
@@ -128,6 +131,8 @@ class DeliveryWorker:
         """Announce due expiries, then run batches until nothing is due (now, by this worker's clock);
         returns messages claimed."""
         self.sweep_expiries()
+        for chore in self.chores:
+            chore.run_if_due(self.clock())
         total = 0
         for _ in range(max_batches):
             claimed = self.run_once()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.services.audit import AuditService
 from gateway.services.base import Clock, Listener, TokenFactory, utcnow
 from gateway.services.billing import BillingService
+from gateway.services.connection_lifecycle import ConnectionLifecycleService
 from gateway.services.connections import ConnectionService
 from gateway.services.credentials import CredentialService
 from gateway.services.invitations import InvitationService
@@ -15,6 +16,7 @@ from gateway.services.orgs import OrgService
 from gateway.services.projects import ProjectService
 from gateway.services.provisioning import ProvisioningService
 from gateway.services.saml_connections import SP_KEY_PURPOSE, SamlConnectionService
+from gateway.services.saml_metadata_refresh import SamlMetadataRefresher
 from gateway.services.sessions import SessionService
 from gateway.storage.db import Database
 
@@ -56,3 +58,5 @@ class Services:
             *deps, allow_private_targets=allow_private_targets, box=sp_key_box
         )
         self.provisioning = ProvisioningService(*deps)
+        self.connection_lifecycle = ConnectionLifecycleService(*deps)
+        self.saml_metadata = SamlMetadataRefresher(*deps, saml=self.saml_connections)

@@ -403,9 +403,11 @@ class SamlConnectionService(ServiceBase):
         encrypt_assertions: bool = False,
         admin_groups: tuple[str, ...] = (),
         domains: tuple[str, ...] = (),
+        metadata_url: str | None = None,
     ) -> m.SsoConnection:
         """A new SAML connection for ``org_id`` (created suspended if the org is in invitation mode), and the
-        verified ``domains`` that route people to it, all in one transaction."""
+        verified ``domains`` that route people to it, all in one transaction. ``metadata_url`` (where the
+        metadata came from) is kept so the metadata can be refreshed from it."""
         vendor = load_preset(preset)
         idp = validate_idp(idp)
         attributes = {k: str(vendor.saml.get(k, "")) for k in ("email", "first_name", "last_name", "groups")}
@@ -430,7 +432,8 @@ class SamlConnectionService(ServiceBase):
             connection = m.SsoConnection(
                 id=new_id(), org_id=org.id, slug=slugify(slug or f"{org.slug}-{name}"),
                 protocol=m.ConnectionProtocol.SAML, name=name.strip(), created_at=self.now(), preset=vendor.key,
-                config=config.to_dict(), suspended=org.mode is m.MembershipMode.INVITATION,
+                config={**config.to_dict(), **({"metadata_url": metadata_url} if metadata_url else {})},
+                suspended=org.mode is m.MembershipMode.INVITATION,
             )  # fmt: skip
             tx.add(connection)
             tx.flush(f"A connection with the slug {connection.slug!r} already exists.")
@@ -455,7 +458,8 @@ class SamlConnectionService(ServiceBase):
             if connection.protocol is not m.ConnectionProtocol.SAML:
                 raise InvalidInput("This is not a SAML connection.", field="connection")
             updated = change(SamlConfig.from_dict(connection.config))
-            connection.config = self._sealed(updated).to_dict()
+            # Keys that are not SAML settings (domains, the metadata URL, test results) are kept.
+            connection.config = {**connection.config, **self._sealed(updated).to_dict()}
             self.audit(tx, org_id, actor, action, connection, slug=connection.slug, **details)
             return connection
 

@@ -3,6 +3,7 @@
 from gateway.api.routes import (
     audit,
     billing,
+    connection_lifecycle,
     connections,
     credentials,
     invitations,
@@ -15,6 +16,7 @@ from gateway.api.routes import (
 __all__ = [
     "audit",
     "billing",
+    "connection_lifecycle",
     "connections",
     "credentials",
     "invitations",
