@@ -2,6 +2,7 @@
 
 from gateway.console.routes import (  # noqa: F401
     audit,
+    connection_lifecycle,
     connections,
     credentials,
     invitations,
