@@ -18,6 +18,7 @@ from gateway.services import Clock, Services, TokenFactory, utcnow
 from gateway.settings import Settings, load_settings
 from gateway.storage.db import Database
 from gateway.web.account import bp as account_bp
+from gateway.web.break_glass import bp as break_glass_bp
 from gateway.web.health import bp as health_bp
 from gateway.web.login import bp as login_bp
 from saml import init_saml
@@ -69,6 +70,7 @@ def register_adapters(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(login_bp)
+    app.register_blueprint(break_glass_bp)
     init_api(app)
     init_scim(app)
     init_saml(app)

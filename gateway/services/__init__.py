@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.services.audit import AuditService
 from gateway.services.base import Clock, Listener, TokenFactory, utcnow
 from gateway.services.billing import BillingService
+from gateway.services.break_glass import BreakGlassService
 from gateway.services.connection_lifecycle import ConnectionLifecycleService
 from gateway.services.connections import ConnectionService
 from gateway.services.credentials import CredentialService
@@ -59,4 +60,5 @@ class Services:
         )
         self.provisioning = ProvisioningService(*deps)
         self.connection_lifecycle = ConnectionLifecycleService(*deps)
+        self.break_glass = BreakGlassService(*deps)
         self.saml_metadata = SamlMetadataRefresher(*deps, saml=self.saml_connections)

@@ -53,6 +53,13 @@ def connection_domains(connection: m.SsoConnection) -> list[str]:
     return [str(d) for d in (connection.config or {}).get("domains") or []]
 
 
+def serving(connections: list[m.SsoConnection], domain: str) -> list[m.SsoConnection]:
+    """The connections that serve ``domain``: those naming it, else those naming no domain (which serve every
+    verified domain of the organization)."""
+    named = [c for c in connections if domain in connection_domains(c)]
+    return named or [c for c in connections if not connection_domains(c)]
+
+
 def started_by(session: m.WebSession, connection: m.SsoConnection) -> bool:
     """Whether ``session`` was started by a sign-in through ``connection``."""
     data = session.data or {}

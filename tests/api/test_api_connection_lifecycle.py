@@ -351,3 +351,17 @@ def test_a_typed_in_connection_is_never_refreshed_by_the_schedule(
     idp = IdpDescriptor(entity_id=ENTITY, sso_url=SSO, certs=(idp_cert("okta-2026").pem,))
     app_services.saml_connections.create(tenant.org_id, "Typed", idp, CLI)
     assert app_services.saml_metadata.due(timedelta(0)) == []
+
+
+def test_login_sends_an_email_to_the_connection_serving_its_domain(
+    client: FlaskClient, app_services: Services, make_tenant: Callable[..., Tenant]
+) -> None:
+    tenant = make_tenant("Acme", m.MembershipMode.INVITATION, "acme.com")
+    labs = _saml(client, tenant, slug="acme-labs", name="Labs", domains=["labs.acme.com"])
+    main = _saml(client, tenant, slug="acme-main", name="Main")
+    client.patch(f"{API}/connections/{labs['id']}", json={"domains": ["labs.acme.com"]}, headers=tenant.auth)
+    assert client.post(f"{API}/mode", json={"mode": "sso"}, headers=tenant.auth).status_code == 200
+    to_labs = client.post("/login", data={"email": "ada@labs.acme.com"})
+    assert to_labs.status_code == 303 and "/saml/acme-labs/login" in to_labs.headers["Location"]
+    to_main = client.post("/login", data={"email": "bob@acme.com"})
+    assert to_main.status_code == 303 and f"/saml/{main['slug']}/login" in to_main.headers["Location"]

@@ -1,0 +1,54 @@
+"""running SSO day to day: break-glass sign-in links
+
+Revision ID: 0011
+Revises: 0007
+Create Date: 2026-12-04 03:50:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import gateway.storage.tables
+
+revision = "0011"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+TS = gateway.storage.tables.UtcDateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "break_glass_links",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.Column("member_id", sa.String(length=36), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("expires_at", TS, nullable=False),
+        sa.Column("issued_by", sa.String(length=200), nullable=True),
+        sa.Column("used_at", TS, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_break_glass_links_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_break_glass_links_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_break_glass_links")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_break_glass_links_token_hash")),
+    )
+    op.create_index("ix_break_glass_links_member", "break_glass_links", ["org_id", "member_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_break_glass_links_member", table_name="break_glass_links")
+    op.drop_table("break_glass_links")
