@@ -51,6 +51,7 @@ def build_runtime(services: Services, settings: Settings, fetch: FetchJson = fet
 
 
 def init_oidc(app: Flask) -> None:
+    from gateway.oidc import test_sign_in  # noqa: F401  (registers the test sign-in route on ``bp``)
     from gateway.oidc.routes import bp
 
     services: Services = app.extensions["gateway.services"]

@@ -37,6 +37,8 @@ bp = Blueprint("oidc", __name__)
 log = logging.getLogger(__name__)
 
 BINDING_COOKIE = "gw_oidc_binding"
+TEST_PURPOSE = "test"
+"""Pending sign-ins of a test sign-in (``gateway.oidc.test_sign_in``): answered at the same callback."""
 _OLD_SECRET_USED = "__gateway_previous_client_secret_used"
 """Marks claims obtained with the client secret from before a rotation (never a claim name a provider uses)."""
 PLATFORM_CALLBACK = "/login/platform/callback"
@@ -106,7 +108,11 @@ def connection_login(slug: str) -> ResponseReturnValue:
 
 @bp.get("/oidc/<slug>/callback")
 def connection_callback(slug: str) -> ResponseReturnValue:
-    pending = _take_pending("connection")
+    pending = _take_pending("connection", TEST_PURPOSE)
+    if pending.purpose == TEST_PURPOSE:
+        from gateway.oidc.test_sign_in import finish_test
+
+        return _forget_binding(finish_test(slug, pending))
     connection = _connection(slug)
     if pending.connection_id != connection.id:
         raise OidcRefused("state_invalid", "This sign-in response belongs to another connection.")
@@ -239,11 +245,14 @@ def _to_provider(
     return response
 
 
-def _take_pending(purpose: str) -> OidcLoginState:
-    """Consume the pending sign-in named by ``state``; an error answer from the provider still consumes it."""
-    pending = runtime().logins.take(request.args.get("state"), request.cookies.get(BINDING_COOKIE), purpose)
+def _take_pending(purpose: str, *others: str) -> OidcLoginState:
+    """Consume the pending sign-in named by ``state``; an error answer from the provider still consumes it
+    (a test sign-in, one of ``others``, reports that error itself)."""
+    pending = runtime().logins.take(
+        request.args.get("state"), request.cookies.get(BINDING_COOKIE), (purpose, *others)
+    )
     error = request.args.get("error")
-    if error:
+    if error and pending.purpose == purpose:
         detail = (request.args.get("error_description") or "")[:300]
         raise OidcRefused("idp_error", f"The identity provider answered: {error[:100]}. {detail}".strip())
     return pending

@@ -19,6 +19,7 @@ from gateway.services.provisioning import ProvisioningService
 from gateway.services.saml_connections import SP_KEY_PURPOSE, SamlConnectionService
 from gateway.services.saml_metadata_refresh import SamlMetadataRefresher
 from gateway.services.sessions import SessionService
+from gateway.services.test_sign_in import SignInTestService
 from gateway.storage.db import Database
 
 
@@ -61,4 +62,5 @@ class Services:
         self.provisioning = ProvisioningService(*deps)
         self.connection_lifecycle = ConnectionLifecycleService(*deps)
         self.break_glass = BreakGlassService(*deps)
+        self.sign_in_tests = SignInTestService(*deps)
         self.saml_metadata = SamlMetadataRefresher(*deps, saml=self.saml_connections)

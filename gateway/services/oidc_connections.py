@@ -520,7 +520,9 @@ class OidcLoginService(ServiceBase):
             )  # fmt: skip
         return started
 
-    def take(self, state: str | None, browser_secret: str | None, purpose: str) -> OidcLoginState:
+    def take(
+        self, state: str | None, browser_secret: str | None, purpose: str | tuple[str, ...]
+    ) -> OidcLoginState:
         """The pending sign-in for ``state``, consumed whatever the outcome (a replay finds nothing).
 
         Refused when the state is missing or unknown (already used, never issued), was started by another
@@ -538,7 +540,7 @@ class OidcLoginService(ServiceBase):
             raise OidcRefused(
                 "state_mismatch", "This sign-in was started in another browser. Start the sign-in again here."
             )
-        if record.purpose != purpose:
+        if record.purpose not in ((purpose,) if isinstance(purpose, str) else purpose):
             raise OidcRefused("state_invalid", "This sign-in response belongs to another sign-in flow.")
         if self.now() >= record.expires_at:
             raise OidcRefused("state_expired", "This sign-in took too long and expired. Start it again.")
