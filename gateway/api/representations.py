@@ -230,6 +230,7 @@ class PlanOut(Schema):
     connections_to_suspend = fields.List(fields.Str())
     connections_to_restore = fields.List(fields.Str())
     members_kept = fields.Int()
+    warnings = fields.List(fields.Str())
 
 
 def org(view: OrgView) -> dict[str, Any]:

@@ -365,3 +365,26 @@ def test_login_sends_an_email_to_the_connection_serving_its_domain(
     assert to_labs.status_code == 303 and "/saml/acme-labs/login" in to_labs.headers["Location"]
     to_main = client.post("/login", data={"email": "bob@acme.com"})
     assert to_main.status_code == 303 and f"/saml/{main['slug']}/login" in to_main.headers["Location"]
+
+
+def test_switching_to_sso_warns_until_a_connection_passed_a_test_sign_in(
+    client: FlaskClient, app_services: Services, tenant: Tenant
+) -> None:
+    created = _saml(client, tenant)
+    preview = client.post(f"{API}/mode/preview", json={"mode": "sso"}, headers=tenant.auth).get_json()
+    assert (
+        preview["allowed"] is True
+        and "No enabled connection has had a successful test" in preview["warnings"][0]
+    )
+
+    connection = app_services.connections.by_slug(created["slug"])
+    assert connection is not None
+    tests = app_services.sign_in_tests
+    failing = tests.predict(connection, "ghost@elsewhere.test", None)
+    tests.record(connection, CLI, received=None, outcome=failing)
+    preview = client.post(f"{API}/mode/preview", json={"mode": "sso"}, headers=tenant.auth).get_json()
+    assert preview["warnings"]  # a failed test does not count
+
+    tests.record(connection, CLI, received=None, outcome={"action": "create", "role": "member", "why": "."})
+    preview = client.post(f"{API}/mode/preview", json={"mode": "sso"}, headers=tenant.auth).get_json()
+    assert preview["warnings"] == []

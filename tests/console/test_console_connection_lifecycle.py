@@ -170,3 +170,12 @@ def test_refreshing_saml_metadata_from_the_console(
     served["body"] = idp_metadata(entity_id="http://someone.else/idp").encode()
     refused = post(admin_client, f"{page}/metadata/refresh", token_from=page)
     assert refused.status_code == 400 and "nothing was changed" in (field_error(refused, "refresh") or "")
+
+
+def test_the_mode_preview_warns_that_no_connection_was_tested(
+    admin_client: FlaskClient, app_services: Services, acme: Org
+) -> None:
+    _saml(app_services, acme)
+    words = text_of(admin_client.get("/admin/mode/preview?to=sso"))
+    assert "No enabled connection has had a successful test sign-in" in words
+    assert "Confirm: switch to sso mode" in words  # a warning, not a refusal
