@@ -34,6 +34,7 @@ class Settings:
     workers: int = 2
     demo_idp: int = 0
     saml_metadata_refresh_hours: int = 24
+    scim_log_retention_days: int = 30
 
     @property
     def is_production(self) -> bool:

@@ -62,7 +62,8 @@ def build_worker(app: Flask, **options: object) -> DeliveryWorker:
 
 def periodic_chores(app: Flask) -> list[Chore]:
     """The worker's periodic maintenance: refreshing SAML IdP metadata from its URL (every
-    ``GATEWAY_SAML_METADATA_REFRESH_HOURS``; 0 turns it off)."""
+    ``GATEWAY_SAML_METADATA_REFRESH_HOURS``; 0 turns it off) and purging SCIM request log rows older than
+    ``GATEWAY_SCIM_LOG_RETENTION_DAYS``."""
     from datetime import timedelta
 
     from gateway.outbox.chores import Chore
@@ -80,5 +81,10 @@ def periodic_chores(app: Flask) -> list[Chore]:
                 min(every, timedelta(minutes=5)),
                 lambda: services.saml_metadata.refresh_due(every),
             )
+        )
+    days = settings.scim_log_retention_days
+    if days > 0:
+        chores.append(
+            Chore("scim-log-purge", timedelta(hours=1), lambda: services.scim_log.purge(timedelta(days=days)))
         )
     return chores

@@ -18,6 +18,7 @@ from gateway.services.projects import ProjectService
 from gateway.services.provisioning import ProvisioningService
 from gateway.services.saml_connections import SP_KEY_PURPOSE, SamlConnectionService
 from gateway.services.saml_metadata_refresh import SamlMetadataRefresher
+from gateway.services.scim_log import ScimLogService
 from gateway.services.sessions import SessionService
 from gateway.services.test_sign_in import SignInTestService
 from gateway.storage.db import Database
@@ -63,4 +64,5 @@ class Services:
         self.connection_lifecycle = ConnectionLifecycleService(*deps)
         self.break_glass = BreakGlassService(*deps)
         self.sign_in_tests = SignInTestService(*deps)
+        self.scim_log = ScimLogService(*deps)
         self.saml_metadata = SamlMetadataRefresher(*deps, saml=self.saml_connections)

@@ -10,6 +10,7 @@ from gateway.api.routes import (
     members,
     org,
     projects,
+    scim_admin,
     webhooks,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "members",
     "org",
     "projects",
+    "scim_admin",
     "webhooks",
 ]

@@ -10,4 +10,5 @@ from gateway.console.routes import (  # noqa: F401
     mode,
     overview,
     projects,
+    scim_admin,
 )
