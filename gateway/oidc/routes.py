@@ -135,7 +135,12 @@ def connection_callback(slug: str) -> ResponseReturnValue:
         ),
         next_url=pending.next_url,
         session_data={
-            "oidc": {"iss": client.metadata.issuer, "sub": identity.subject, "connection": connection.id}
+            "oidc": {
+                "iss": client.metadata.issuer,
+                "sub": identity.subject,
+                "connection": connection.id,
+                "sid": claims.get("sid"),
+            }
         },
     )
     return _forget_binding(response)

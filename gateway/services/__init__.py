@@ -20,6 +20,7 @@ from gateway.services.saml_connections import SP_KEY_PURPOSE, SamlConnectionServ
 from gateway.services.saml_metadata_refresh import SamlMetadataRefresher
 from gateway.services.scim_log import ScimLogService
 from gateway.services.sessions import SessionService
+from gateway.services.sso_logout import SsoLogoutService
 from gateway.services.test_sign_in import SignInTestService
 from gateway.storage.db import Database
 
@@ -65,4 +66,5 @@ class Services:
         self.break_glass = BreakGlassService(*deps)
         self.sign_in_tests = SignInTestService(*deps)
         self.scim_log = ScimLogService(*deps)
+        self.sso_logout = SsoLogoutService(*deps)
         self.saml_metadata = SamlMetadataRefresher(*deps, saml=self.saml_connections)
