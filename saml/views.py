@@ -200,8 +200,10 @@ def slo(slug: str) -> ResponseReturnValue:
     if connection is None:
         return _not_found(slug)
     try:
-        if request.method != "GET":
-            raise SamlRefused("saml_binding", "Single logout accepts only the HTTP-Redirect binding.")
+        if request.method == "POST":
+            from saml.slo_post import handle_post  # the HTTP-POST binding
+
+            return handle_post(connection)
         if "SAMLRequest" in request.args:
             return _idp_logout_request(connection)
         if "SAMLResponse" in request.args:
@@ -277,6 +279,12 @@ def logout_hook(signed_in: object) -> Response | None:
         return None
     try:
         sp_settings = build_settings(settings(), connection, for_logout=True)
+        if config.idp_slo_binding == BINDING_POST:
+            from saml.slo_post import post_logout_request  # the HTTP-POST binding
+
+            return post_logout_request(
+                connection, saml, safe_next(request.args.get("next"), default="/login")
+            )
     except SamlRefused as error:
         # The LogoutRequest cannot be signed: end the gateway session only, and say why in the log.
         log.warning("no SAML single logout for connection %s: %s", connection.slug, error.code)

@@ -88,6 +88,7 @@ class SamlConfig:
     idp_certs: tuple[str, ...]
     idp_sso_binding: str = BINDING_REDIRECT
     idp_slo_url: str | None = None
+    idp_slo_binding: str = BINDING_REDIRECT
     sp_keys: tuple[SpKey, ...] = ()
     want_assertions_encrypted: bool = False
     allow_idp_initiated: bool = False
@@ -103,6 +104,7 @@ class SamlConfig:
             idp_certs=tuple(data.get("idp_certs", ())),
             idp_sso_binding=data.get("idp_sso_binding", BINDING_REDIRECT),
             idp_slo_url=data.get("idp_slo_url"),
+            idp_slo_binding=data.get("idp_slo_binding", BINDING_REDIRECT),
             sp_keys=tuple(SpKey(**k) for k in data.get("sp_keys", ())),
             want_assertions_encrypted=bool(data.get("want_assertions_encrypted", False)),
             allow_idp_initiated=bool(data.get("allow_idp_initiated", False)),
@@ -128,6 +130,7 @@ class IdpDescriptor:
     certs: tuple[str, ...]
     sso_binding: str = BINDING_REDIRECT
     slo_url: str | None = None
+    slo_binding: str = BINDING_REDIRECT
 
 
 # -- certificates and keys -------------------------------------------------------------------------------
@@ -225,7 +228,10 @@ def parse_idp_metadata(xml: bytes, entity_id: str | None = None) -> IdpDescripto
             sso_url=sso.get(binding) or "",
             certs=tuple(certs),
             sso_binding=binding,
-            slo_url=slo.get(BINDING_REDIRECT),
+            slo_url=slo.get(BINDING_REDIRECT) or slo.get(BINDING_POST),
+            slo_binding=BINDING_REDIRECT
+            if slo.get(BINDING_REDIRECT) or not slo.get(BINDING_POST)
+            else BINDING_POST,
         )
     )
 
@@ -415,7 +421,7 @@ class SamlConnectionService(ServiceBase):
         sp_keys = (generate_sp_key(f"identity-gateway SAML {name}", self.now()),)
         config = SamlConfig(
             idp_entity_id=idp.entity_id, idp_sso_url=idp.sso_url, idp_certs=idp.certs,
-            idp_sso_binding=idp.sso_binding, idp_slo_url=idp.slo_url, sp_keys=sp_keys,
+            idp_sso_binding=idp.sso_binding, idp_slo_url=idp.slo_url, idp_slo_binding=idp.slo_binding, sp_keys=sp_keys,
             want_assertions_encrypted=encrypt_assertions, allow_idp_initiated=allow_idp_initiated,
             attributes=attributes, nameid_format=str(vendor.saml.get("nameid_format", NAMEID_EMAIL)),
             admin_groups=tuple(admin_groups),
@@ -471,7 +477,8 @@ class SamlConnectionService(ServiceBase):
         return self._update(
             org_id, connection_id, actor, "connection.saml.idp_updated",
             lambda c: replace(c, idp_entity_id=idp.entity_id, idp_sso_url=idp.sso_url, idp_certs=idp.certs,
-                              idp_sso_binding=idp.sso_binding, idp_slo_url=idp.slo_url),
+                              idp_sso_binding=idp.sso_binding, idp_slo_url=idp.slo_url,
+                              idp_slo_binding=idp.slo_binding),
             idp_entity_id=idp.entity_id, certificates=[cert_fingerprint(c) for c in idp.certs],
         )  # fmt: skip
 

@@ -136,6 +136,7 @@ class SamlMetadataRefresher(ServiceBase):
                 "idp_sso_url": idp.sso_url,
                 "idp_sso_binding": idp.sso_binding,
                 "idp_slo_url": idp.slo_url,
+                "idp_slo_binding": idp.slo_binding,
                 "metadata_refresh": result.as_dict(),
             }
             connection.config = updated
