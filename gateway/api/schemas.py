@@ -189,7 +189,7 @@ class ConnectionPatch(Schema):
     metadata_url = fields.Str(validate=_URL, allow_none=True)
 
 
-class OverrideQuery(Schema):
+class ConnectionOverrideQuery(Schema):
     """``override=true`` confirms taking the last enabled connection of an SSO-mode organization away."""
 
     override = fields.Bool(load_default=False)

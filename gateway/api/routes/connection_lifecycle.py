@@ -14,7 +14,7 @@ from gateway.api import representations as out
 from gateway.api.auth import Access, access, principal
 from gateway.api.blueprint import bp
 from gateway.api.inputs import load_body, load_query
-from gateway.api.schemas import ClientSecretBody, ConnectionPatch, OverrideQuery
+from gateway.api.schemas import ClientSecretBody, ConnectionOverrideQuery, ConnectionPatch
 from gateway.domain.errors import InvalidInput, NotFound
 from gateway.services.connection_lifecycle import ConnectionEdit
 from gateway.services.oidc_connections import OidcConnectionService
@@ -67,7 +67,7 @@ def preview_connection_deletion(connection_id: str) -> ResponseReturnValue:
 @access(Access.ADMIN)
 def delete_connection(connection_id: str) -> ResponseReturnValue:
     """Members keep their accounts; sessions the connection started end; audited and published."""
-    override = load_query(OverrideQuery())["override"]
+    override = load_query(ConnectionOverrideQuery())["override"]
     caller = principal()
     preview = services().connection_lifecycle.delete(
         caller.org.id, connection_id, caller.actor(), override=override

@@ -19,8 +19,8 @@ from gateway.api.inputs import load_body, load_document_or_body, load_query
 from gateway.api.paging import PageQuery, Paging
 from gateway.api.schemas import (
     CertificateBody,
+    ConnectionOverrideQuery,
     OidcConnectionBody,
-    OverrideQuery,
     SamlConnectionBody,
     SamlIdpBody,
 )
@@ -95,7 +95,7 @@ def enable_connection(connection_id: str) -> ResponseReturnValue:
 def disable_connection(connection_id: str) -> ResponseReturnValue:
     """Refused (409 ``last-connection``) for the last enabled connection of an organization in SSO mode,
     unless ``?override=true``."""
-    override = load_query(OverrideQuery())["override"]
+    override = load_query(ConnectionOverrideQuery())["override"]
     caller = principal()
     connection = services().connections.set_enabled(
         caller.org.id, connection_id, False, caller.actor(), override=override
