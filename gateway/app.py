@@ -24,6 +24,7 @@ from gateway.services.rate_limits import AbuseLimits
 from gateway.settings import Settings, load_settings
 from gateway.storage.db import Database
 from gateway.web.account import bp as account_bp
+from gateway.web.break_glass import bp as break_glass_bp
 from gateway.web.hardening import init_hardening
 from gateway.web.health import bp as health_bp
 from gateway.web.login import bp as login_bp
@@ -89,6 +90,7 @@ def register_adapters(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(login_bp)
+    app.register_blueprint(break_glass_bp)
     init_api(app)
     init_scim(app)
     init_saml(app)

@@ -85,6 +85,8 @@ class Settings:
 
     dns_resolver: str = ""
     domain_claim_days: int = 7
+    saml_metadata_refresh_hours: int = 24
+    scim_log_retention_days: int = 30
 
     @property
     def is_production(self) -> bool:

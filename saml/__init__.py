@@ -12,6 +12,7 @@ def init_saml(app: Flask) -> None:
     import saml.unavailable  # noqa: F401  (registers the 503 page on the blueprint)
     from gateway.storage.saml_tables import map_saml_entities
     from gateway.web.account import LOGOUT_HOOKS
+    from saml import trial  # noqa: F401  (registers the test sign-in route on ``bp``)
     from saml.limits import limit_acs
     from saml.views import bp, logout_hook
 

@@ -102,7 +102,7 @@ def build_settings(
         "x509certMulti": {"signing": list(config.idp_certs), "encryption": []},
     }
     if config.idp_slo_url:
-        idp["singleLogoutService"] = {"url": config.idp_slo_url, "binding": BINDING_REDIRECT}
+        idp["singleLogoutService"] = {"url": config.idp_slo_url, "binding": config.idp_slo_binding}
     return OneLogin_Saml2_Settings(
         {
             "strict": True,

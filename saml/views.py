@@ -26,6 +26,7 @@ from saml.context import connection_actor, saml_connections
 from saml.errors import python3_saml_refusal, refusal
 from saml.identity import SamlIdentity, identity_from
 from saml.sp_settings import build_settings, request_data, sp_urls
+from saml.trial_relay import is_test_relay
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,10 @@ def acs(slug: str) -> ResponseReturnValue:
     connection = saml_connections().by_slug(slug)
     if connection is None:
         return _not_found(slug)
+    if is_test_relay(request.form.get("RelayState")):
+        from saml.trial import finish_test  # the test flow builds on this module's checks
+
+        return finish_test(connection)
     # One transaction after the signature checks (which touch no table): the replay cache, the request id,
     # the sign-in, the session and their audit rows commit together.
     with services().db.scope(write=True):
@@ -206,8 +211,10 @@ def slo(slug: str) -> ResponseReturnValue:
     if connection is None:
         return _not_found(slug)
     try:
-        if request.method != "GET":
-            raise SamlRefused("saml_binding", "Single logout accepts only the HTTP-Redirect binding.")
+        if request.method == "POST":
+            from saml.slo_post import handle_post  # the HTTP-POST binding
+
+            return handle_post(connection)
         if "SAMLRequest" in request.args:
             return _idp_logout_request(connection)
         if "SAMLResponse" in request.args:
@@ -283,6 +290,12 @@ def logout_hook(signed_in: object) -> Response | None:
         return None
     try:
         sp_settings = build_settings(settings(), connection, for_logout=True)
+        if config.idp_slo_binding == BINDING_POST:
+            from saml.slo_post import post_logout_request  # the HTTP-POST binding
+
+            return post_logout_request(
+                connection, saml, safe_next(request.args.get("next"), default="/login")
+            )
     except SamlRefused as error:
         # The LogoutRequest cannot be signed: end the gateway session only, and say why in the log.
         log.warning("no SAML single logout for connection %s: %s", connection.slug, error.code)

@@ -18,9 +18,11 @@ from gateway.wiring import services, settings
 from scim.bulk import run_bulk
 from scim.endpoints import Call, Caller, Result, dispatch
 from scim.errors import ScimError, error_response, scim_response
+from scim.request_log import record_in_request, record_scim_request
 from scim.schema import InvalidSyntax
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+bp.after_request(record_scim_request)
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _BODY_TYPES = ("application/scim+json", "application/json")
 
@@ -35,9 +37,9 @@ def _authenticate() -> Caller:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send the organization's SCIM token as 'Authorization: Bearer <token>'.")
     org, scim_token = services().credentials.authenticate_scim_token(token.strip())
+    g.scim_org_id, g.scim_token_prefix = org.id, scim_token.prefix  # also for refused requests' log entry
     if org.mode is m.MembershipMode.INVITATION or not scim_token.is_usable:
         raise ModeForbids(MODE_MESSAGES[(m.MembershipMode.INVITATION, m.JoinPath.SCIM)])
-    g.scim_org_id = org.id
     actor = m.Actor(
         m.ActorType.SCIM_TOKEN,
         id=scim_token.id,
@@ -85,8 +87,8 @@ def endpoint(path: str = "") -> Response:
     with services().db.scope(write=writes):
         caller = abuse.bearer_attempt(_authenticate)
         call = Call(request.method, path, request.args.to_dict(), _body(), dict(request.headers))
-        result = dispatch(_service(), caller, call)
-    return _respond(result)
+        response = record_in_request(_respond(dispatch(_service(), caller, call)))
+    return response
 
 
 def _respond(result: Result) -> Response:

@@ -17,10 +17,12 @@ from marshmallow import Schema, fields
 from gateway.domain import model as m
 from gateway.domain.policy import ModeSwitchPlan
 from gateway.services.billing import Bill
+from gateway.services.connection_lifecycle import DeletionPreview
 from gateway.services.domains import DomainView
 from gateway.services.members import AccessRevoked, MemberView
 from gateway.services.orgs import OrgView
 from gateway.services.saml_connections import BINDING_POST, SamlConfig, cert_fingerprint
+from gateway.services.saml_metadata_refresh import MetadataRefresh
 from gateway.storage.outbox_tables import (
     DeliveryAttempt,
     MessageKind,
@@ -230,6 +232,7 @@ class PlanOut(Schema):
     connections_to_suspend = fields.List(fields.Str())
     connections_to_restore = fields.List(fields.Str())
     members_kept = fields.Int()
+    warnings = fields.List(fields.Str())
 
 
 def org(view: OrgView) -> dict[str, Any]:
@@ -377,9 +380,32 @@ def oidc_connection(value: m.SsoConnection, url: UrlFor) -> dict[str, Any]:
 
 
 def connection_detail(value: m.SsoConnection, url: UrlFor, now: datetime) -> dict[str, Any]:
+    config = value.config or {}
     if value.protocol is m.ConnectionProtocol.SAML:
-        return saml_connection(value, url, now)
-    return oidc_connection(value, url)
+        detail = saml_connection(value, url, now)
+        detail["metadata_url"] = config.get("metadata_url")
+        detail["metadata_refresh"] = config.get("metadata_refresh")
+    else:
+        detail = oidc_connection(value, url)
+        detail["secret_rotated_at"] = config.get("client_secret_rotated_at")
+        detail["previous_secret_kept"] = bool(config.get("previous_client_secret"))
+    detail["domains"] = [str(d) for d in config.get("domains") or []]
+    return detail
+
+
+def deletion_preview(value: DeletionPreview, *, deleted: bool) -> dict[str, Any]:
+    return {
+        "connection": connection(value.connection),
+        "deleted": deleted,
+        "sessions_ended": value.sessions_ended,
+        "members_kept": value.members_kept,
+        "last_enabled_connection": value.last_usable,
+        "effects": list(value.effects),
+    }
+
+
+def metadata_refresh(value: MetadataRefresh) -> dict[str, Any]:
+    return {**value.as_dict(), "changed": value.changed}
 
 
 # -- events and webhooks ---------------------------------------------------------------------------------------

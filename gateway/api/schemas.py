@@ -172,9 +172,31 @@ class SamlConnectionBody(SamlIdpBody):
     admin_groups = _strings(validate.Length(min=1, max=200), 100, load_default=list)
 
 
-class SamlConnectionPatch(Schema):
-    allow_idp_initiated = fields.Bool()
+class ConnectionPatch(Schema):
+    """What an Admin edits on a connection; absent fields stay as they are. ``attributes`` maps the gateway's
+    fields (SAML: email, first_name, last_name, groups; OIDC: email, given_name, family_name, groups) to the
+    IdP's attribute or claim names; ``metadata_url`` (SAML, ``null`` to forget it) is where refreshes fetch."""
+
+    name = fields.Str(validate=_NAME)
+    domains = _strings(validate.Length(min=1, max=253), 50)
     admin_groups = _strings(validate.Length(min=1, max=200), 100)
+    attributes = fields.Dict(
+        keys=fields.Str(validate=validate.Length(min=1, max=50)),
+        values=fields.Str(validate=validate.Length(max=500)),
+        validate=validate.Length(max=10),
+    )
+    allow_idp_initiated = fields.Bool()
+    metadata_url = fields.Str(validate=_URL, allow_none=True)
+
+
+class ConnectionOverrideQuery(Schema):
+    """``override=true`` confirms taking the last enabled connection of an SSO-mode organization away."""
+
+    override = fields.Bool(load_default=False)
+
+
+class ClientSecretBody(Schema):
+    client_secret = fields.Str(required=True, load_only=True, validate=validate.Length(min=1, max=2000))
 
 
 class CertificateBody(Schema):

@@ -141,7 +141,11 @@ def mode_set(org: str, target: str, dry_run: bool, as_json: bool) -> None:
     wanted = mode_from_value(target)
     if dry_run:
         plan = svc.mode.preview(organization.id, wanted)
-        human = "\n".join(plan.effects) if plan.allowed else f"Refused: {plan.refusal}"
+        human = (
+            "\n".join([*plan.effects, *(f"Warning: {w}" for w in plan.warnings)])
+            if plan.allowed
+            else f"Refused: {plan.refusal}"
+        )
         emit(
             as_json,
             plan_json(plan, applied=False, dry_run=True),

@@ -51,6 +51,7 @@ def plan_json(plan: ModeSwitchPlan, *, applied: bool, dry_run: bool) -> dict[str
         "connections_to_suspend": plan.connections_to_suspend,
         "connections_to_restore": plan.connections_to_restore,
         "members_kept": plan.members_kept,
+        "warnings": plan.warnings,
     }
 
 

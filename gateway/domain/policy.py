@@ -177,6 +177,8 @@ class ModeSwitchPlan:
     connections_to_suspend: list[str] = field(default_factory=list)
     connections_to_restore: list[str] = field(default_factory=list)
     members_kept: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """Not refusals: things the Admin should know before confirming (e.g. no connection was tested)."""
 
     @property
     def allowed(self) -> bool:

@@ -55,7 +55,10 @@ def build_runtime(services: Services, settings: Settings, fetch: FetchJson = fet
 
 
 def init_oidc(app: Flask) -> None:
+    from gateway.oidc import test_sign_in  # noqa: F401  (registers the test sign-in route on ``bp``)
+    from gateway.oidc.logout import logout_hook
     from gateway.oidc.routes import bp
+    from gateway.web.account import LOGOUT_HOOKS
 
     services: Services = app.extensions["gateway.services"]
     runtime = build_runtime(services, app.extensions["gateway.settings"])
@@ -63,3 +66,5 @@ def init_oidc(app: Flask) -> None:
     # The admin API and the CLI reach OIDC connections as ``services().oidc_connections``.
     services.oidc_connections = runtime.connections  # type: ignore[attr-defined]
     app.register_blueprint(bp)
+    if logout_hook not in LOGOUT_HOOKS:
+        LOGOUT_HOOKS.append(logout_hook)

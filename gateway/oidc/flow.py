@@ -83,6 +83,7 @@ def exchange_code(
             raise OidcRefused(
                 "token_exchange_failed",
                 f"The identity provider refused to complete the sign-in ({exc.error}).",
+                error=exc.error,
             ) from None
         except (requests.RequestException, ValueError) as exc:
             raise OidcRefused(
@@ -90,6 +91,22 @@ def exchange_code(
                 f"The identity provider's token endpoint could not be used ({type(exc).__name__}).",
             ) from None
     return dict(token)
+
+
+def exchange_code_rotating(
+    endpoint: str, *, client_secrets: Sequence[str], **options: Any
+) -> tuple[dict[str, Any], int]:
+    """``exchange_code`` with each secret in turn (the current one, then the one from before a rotation),
+    trying the next only when the provider refuses the client itself (``invalid_client``: client
+    authentication fails before the code is looked at, so the code is still unused). Returns the tokens and
+    the index of the secret that worked."""
+    for index, secret in enumerate(client_secrets):
+        try:
+            return exchange_code(endpoint, client_secret=secret, **options), index
+        except OidcRefused as refusal:
+            if refusal.details.get("error") != "invalid_client" or index == len(client_secrets) - 1:
+                raise
+    raise OidcRefused("connection_misconfigured", "This OIDC connection has no client secret.")
 
 
 def fetch_userinfo(

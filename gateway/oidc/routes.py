@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from gateway.domain import model as m
 from gateway.domain.errors import DomainError, Unavailable
-from gateway.oidc.flow import authorization_url, exchange_code, fetch_userinfo, merge_userinfo
+from gateway.oidc.flow import authorization_url, exchange_code_rotating, fetch_userinfo, merge_userinfo
 from gateway.oidc.runtime import OidcRuntime
 from gateway.oidc.tokens import verify_id_token
 from gateway.oidc.vendors import authorization_params, identity_from_claims
@@ -38,6 +38,10 @@ bp = Blueprint("oidc", __name__)
 log = logging.getLogger(__name__)
 
 BINDING_COOKIE = "gw_oidc_binding"
+TEST_PURPOSE = "test"
+"""Pending sign-ins of a test sign-in (``gateway.oidc.test_sign_in``): answered at the same callback."""
+_OLD_SECRET_USED = "__gateway_previous_client_secret_used"
+"""Marks claims obtained with the client secret from before a rotation (never a claim name a provider uses)."""
 PLATFORM_CALLBACK = "/login/platform/callback"
 
 STATUS = {
@@ -105,7 +109,11 @@ def connection_login(slug: str) -> ResponseReturnValue:
 
 @bp.get("/oidc/<slug>/callback")
 def connection_callback(slug: str) -> ResponseReturnValue:
-    pending = _take_pending("connection")
+    pending = _take_pending("connection", TEST_PURPOSE)
+    if pending.purpose == TEST_PURPOSE:
+        from gateway.oidc.test_sign_in import finish_test
+
+        return _forget_binding(finish_test(slug, pending))
     connection = _connection(slug)
     if pending.connection_id != connection.id:
         raise OidcRefused("state_invalid", "This sign-in response belongs to another connection.")
@@ -114,7 +122,10 @@ def connection_callback(slug: str) -> ResponseReturnValue:
         client.metadata, pending, client_id=client.client_id, client_secret=client.client_secret,
         redirect_uri=connection_redirect_uri(slug),
         required=[client.claims.get("email") or "email"], optional=_group_claim(client),
+        previous_secret=client.previous_client_secret,
     )  # fmt: skip
+    if client.previous_client_secret and not claims.pop(_OLD_SECRET_USED, False):
+        runtime().connections.new_secret_worked(connection)
     identity = identity_from_claims(client, claims, lambda domain: _org_verified(connection.org_id, domain))
     role = _mapped_role(client, claims)
     # The token exchange (and any group lookup) above talks to the provider outside any transaction; the
@@ -129,7 +140,14 @@ def connection_callback(slug: str) -> ResponseReturnValue:
                 display_name=identity.name, given_name=identity.given_name, family_name=identity.family_name
             ),
             next_url=pending.next_url,
-            session_data={"oidc": {"iss": client.metadata.issuer, "sub": identity.subject}},
+            session_data={
+                "oidc": {
+                    "iss": client.metadata.issuer,
+                    "sub": identity.subject,
+                    "connection": connection.id,
+                    "sid": claims.get("sid"),
+                }
+            },
         )
     return _forget_binding(response)
 
@@ -245,11 +263,14 @@ def _to_provider(
     return response
 
 
-def _take_pending(purpose: str) -> OidcLoginState:
-    """Consume the pending sign-in named by ``state``; an error answer from the provider still consumes it."""
-    pending = runtime().logins.take(request.args.get("state"), request.cookies.get(BINDING_COOKIE), purpose)
+def _take_pending(purpose: str, *others: str) -> OidcLoginState:
+    """Consume the pending sign-in named by ``state``; an error answer from the provider still consumes it
+    (a test sign-in, one of ``others``, reports that error itself)."""
+    pending = runtime().logins.take(
+        request.args.get("state"), request.cookies.get(BINDING_COOKIE), (purpose, *others)
+    )
     error = request.args.get("error")
-    if error:
+    if error and pending.purpose == purpose:
         detail = (request.args.get("error_description") or "")[:300]
         raise OidcRefused("idp_error", f"The identity provider answered: {error[:100]}. {detail}".strip())
     return pending
@@ -264,15 +285,18 @@ def _verified_claims(
     redirect_uri: str,
     required: Sequence[str],
     optional: Sequence[str] = (),
+    previous_secret: str | None = None,
 ) -> dict[str, Any]:
     """Exchange the code, verify the ID token, and complete it from UserInfo when claims the gateway needs
     are missing (a "thin" ID token). Missing ``required`` claims make a UserInfo failure fatal; missing
-    ``optional`` ones (groups) only make it worth asking."""
+    ``optional`` ones (groups) only make it worth asking. ``previous_secret`` (from before a rotation) is
+    tried when the provider refuses the current one; the claims then carry ``_OLD_SECRET_USED``."""
     rt = runtime()
-    token = exchange_code(
+    secrets = [client_secret, previous_secret] if previous_secret else [client_secret]
+    token, used = exchange_code_rotating(
         metadata.token_endpoint,
         client_id=client_id,
-        client_secret=client_secret,
+        client_secrets=secrets,
         redirect_uri=redirect_uri,
         code=request.args.get("code"),
         code_verifier=pending.code_verifier,
@@ -289,6 +313,8 @@ def _verified_claims(
         now=rt.clock(),
         access_token=access_token,
     )
+    if used:
+        claims = {**claims, _OLD_SECRET_USED: True}
     missing_required = [name for name in required if name and claims.get(name) is None]
     missing_optional = [name for name in optional if name and claims.get(name) is None]
     if not (missing_required or missing_optional) or not metadata.userinfo_endpoint or not access_token:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
+    from gateway.outbox.chores import Chore
     from gateway.outbox.worker import DeliveryWorker
 
 
@@ -46,6 +47,7 @@ def build_worker(app: Flask, **options: object) -> DeliveryWorker:
 
     settings = app.extensions["gateway.settings"]
     services = app.extensions["gateway.services"]
+    options.setdefault("chores", periodic_chores(app))
     return DeliveryWorker(
         services.db,
         clock=services.clock,
@@ -56,3 +58,33 @@ def build_worker(app: Flask, **options: object) -> DeliveryWorker:
         expiry=InvitationExpiry(services.db, services.clock, services.orgs.tokens, services.listeners),
         **options,  # type: ignore[arg-type]
     )
+
+
+def periodic_chores(app: Flask) -> list[Chore]:
+    """The worker's periodic maintenance: refreshing SAML IdP metadata from its URL (every
+    ``GATEWAY_SAML_METADATA_REFRESH_HOURS``; 0 turns it off) and purging SCIM request log rows older than
+    ``GATEWAY_SCIM_LOG_RETENTION_DAYS``."""
+    from datetime import timedelta
+
+    from gateway.outbox.chores import Chore
+
+    settings = app.extensions["gateway.settings"]
+    services = app.extensions["gateway.services"]
+    chores = []
+    hours = settings.saml_metadata_refresh_hours
+    if hours > 0:
+        every = timedelta(hours=hours)
+        # Checked every few minutes; each connection is refreshed once its last attempt is ``every`` old.
+        chores.append(
+            Chore(
+                "saml-metadata-refresh",
+                min(every, timedelta(minutes=5)),
+                lambda: services.saml_metadata.refresh_due(every),
+            )
+        )
+    days = settings.scim_log_retention_days
+    if days > 0:
+        chores.append(
+            Chore("scim-log-purge", timedelta(hours=1), lambda: services.scim_log.purge(timedelta(days=days)))
+        )
+    return chores

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +21,7 @@ from email.message import EmailMessage
 
 from gateway.domain import model as m
 from gateway.metrics import record_delivery
+from gateway.outbox.chores import Chore
 from gateway.outbox.emails import InvitationEmail, accept_link
 from gateway.outbox.expiry import InvitationExpiry
 from gateway.outbox.mailer import Mailer, MailError
@@ -80,6 +81,7 @@ class DeliveryWorker:
         email_retry: RetryPolicy = EMAIL_RETRY,
         expiry: InvitationExpiry | None = None,
         expiry_interval: timedelta = timedelta(minutes=1),
+        chores: Sequence[Chore] = (),
     ) -> None:
         self.db = db
         self.clock = clock
@@ -98,6 +100,7 @@ class DeliveryWorker:
         self.expiry = expiry
         self.expiry_interval = expiry_interval
         self._last_sweep: datetime | None = None
+        self.chores = list(chores)
         self._secrets: dict[str, str] = {}
         """Endpoint secrets opened for the current batch (a rotated secret applies from the next batch)."""
 
@@ -129,6 +132,8 @@ class DeliveryWorker:
         """Announce due expiries, then run batches until nothing is due (now, by this worker's clock);
         returns messages claimed."""
         self.sweep_expiries()
+        for chore in self.chores:
+            chore.run_if_due(self.clock())
         total = 0
         for _ in range(max_batches):
             claimed = self.run_once()

@@ -7,6 +7,8 @@ from datetime import timedelta
 from gateway.services.audit import AuditService
 from gateway.services.base import Clock, Listener, TokenFactory, utcnow
 from gateway.services.billing import BillingService
+from gateway.services.break_glass import BreakGlassService
+from gateway.services.connection_lifecycle import ConnectionLifecycleService
 from gateway.services.connections import ConnectionService
 from gateway.services.credentials import CredentialService
 from gateway.services.domains import DnsTxtLookup, DomainService, TxtLookup
@@ -18,7 +20,11 @@ from gateway.services.orgs import OrgService
 from gateway.services.projects import ProjectService
 from gateway.services.provisioning import ProvisioningService
 from gateway.services.saml_connections import SP_KEY_PURPOSE, SamlConnectionService
+from gateway.services.saml_metadata_refresh import SamlMetadataRefresher
+from gateway.services.scim_log import ScimLogService
 from gateway.services.sessions import SessionService
+from gateway.services.sso_logout import SsoLogoutService
+from gateway.services.test_sign_in import SignInTestService
 from gateway.storage.db import Database
 
 
@@ -69,3 +75,9 @@ class Services:
         )
         self.saml_connections.domains = self.domains
         self.provisioning = ProvisioningService(*deps)
+        self.connection_lifecycle = ConnectionLifecycleService(*deps)
+        self.break_glass = BreakGlassService(*deps)
+        self.sign_in_tests = SignInTestService(*deps)
+        self.scim_log = ScimLogService(*deps)
+        self.sso_logout = SsoLogoutService(*deps)
+        self.saml_metadata = SamlMetadataRefresher(*deps, saml=self.saml_connections)

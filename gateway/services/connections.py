@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.domain import model as m
+from gateway.domain.cutover import check_connection_removal
 from gateway.domain.errors import InvalidInput
 from gateway.domain.policy import slugify
 from gateway.services.base import ServiceBase, new_id
@@ -45,10 +46,18 @@ class ConnectionService(ServiceBase):
             )
             return connection
 
-    def set_enabled(self, org_id: str, connection_id: str, enabled: bool, actor: m.Actor) -> m.SsoConnection:
+    def set_enabled(
+        self, org_id: str, connection_id: str, enabled: bool, actor: m.Actor, *, override: bool = False
+    ) -> m.SsoConnection:
+        """Enable or disable a connection; disabling the last usable one of an ``sso``-mode organization is
+        refused with ``LastConnection`` unless ``override`` (see ``gateway.domain.cutover``)."""
         with self.db.transaction() as tx:
-            self.locked_org(tx, org_id)
+            org = self.locked_org(tx, org_id)
             connection = self.found(tx.get(m.SsoConnection, org_id, connection_id), "connection")
+            if not enabled:
+                check_connection_removal(
+                    org, tx.connections(org_id), connection.id, override=override, doing="disable"
+                )
             if connection.enabled != enabled:
                 connection.enabled = enabled
                 action = "connection.enabled" if enabled else "connection.disabled"

@@ -6,11 +6,23 @@ from gateway.domain import model as m
 from gateway.domain.errors import ModeSwitchRefused
 from gateway.domain.policy import ModeSwitchPlan, plan_mode_switch
 from gateway.services.base import ServiceBase
+from gateway.services.test_sign_in import has_passed_a_test
 from gateway.storage.store import Store
 
 
 class ModeService(ServiceBase):
     def _plan(self, tx: Store, org: m.Organization, target: m.MembershipMode) -> ModeSwitchPlan:
+        plan = self._rules(tx, org, target)
+        if plan.allowed and target is m.MembershipMode.SSO and org.mode is not target:
+            enabled = [c for c in tx.connections(org.id) if c.enabled]
+            if not any(has_passed_a_test(c) for c in enabled):
+                plan.warnings.append(
+                    "No enabled connection has had a successful test sign-in. Run a test sign-in first: "
+                    "after the switch, people (Admins included) can sign in only through these connections."
+                )
+        return plan
+
+    def _rules(self, tx: Store, org: m.Organization, target: m.MembershipMode) -> ModeSwitchPlan:
         return plan_mode_switch(
             org,
             target,

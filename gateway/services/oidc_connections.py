@@ -270,6 +270,8 @@ class OidcClientSettings:
     claims: dict[str, str]
     vendor: dict[str, Any]
     admin_groups: list[str]
+    previous_client_secret: str | None = None
+    """The secret before the last rotation, kept until the new one works or the Admin drops it."""
 
 
 def _scopes(preset: Preset, metadata: ProviderMetadata) -> tuple[list[str], list[str]]:
@@ -391,7 +393,70 @@ class OidcConnectionService(ServiceBase):
             claims=dict(config.get("claims") or {}),
             vendor=dict(config.get("vendor") or {}),
             admin_groups=list(config.get("admin_groups") or []),
+            previous_client_secret=self._previous_secret(config),
         )
+
+    def _previous_secret(self, config: Mapping[str, Any]) -> str | None:
+        sealed = config.get("previous_client_secret")
+        if not sealed:
+            return None
+        try:
+            return self.box.open(sealed)
+        except OidcRefused:
+            return None  # an unreadable old secret is simply not tried
+
+    # -- client secret rotation ------------------------------------------------------------------------------
+    def _change_secret(
+        self, org_id: str, connection_id: str, actor: m.Actor, action: str, change: Callable[[dict], bool]
+    ) -> m.SsoConnection:
+        with self.db.transaction() as tx:
+            self.locked_org(tx, org_id)
+            connection: m.SsoConnection = self.found(
+                tx.get(m.SsoConnection, org_id, connection_id), "connection"
+            )
+            if connection.protocol is not m.ConnectionProtocol.OIDC:
+                raise InvalidInput("This is not an OIDC connection.", field="connection")
+            config = dict(connection.config or {})
+            if change(config):
+                connection.config = config
+                self.audit(tx, org_id, actor, action, connection, slug=connection.slug)
+            return connection
+
+    def rotate_client_secret(
+        self, org_id: str, connection_id: str, client_secret: str, actor: m.Actor
+    ) -> m.SsoConnection:
+        """Use ``client_secret`` from now on; the current one is kept as the previous secret, tried when the
+        provider refuses the new one (``invalid_client``), until a sign-in works with the new one or the Admin
+        drops it. A second rotation before that replaces the new secret and keeps the previous one."""
+        if not client_secret or len(client_secret) > 2000:
+            raise InvalidInput("Give the new client secret (up to 2000 characters).", field="client_secret")
+        now = self.now().isoformat()
+
+        def change(config: dict) -> bool:
+            if not config.get("previous_client_secret"):
+                config["previous_client_secret"] = config.get("client_secret")
+            config["client_secret"] = self.box.seal(client_secret)
+            config["client_secret_rotated_at"] = now
+            return True
+
+        return self._change_secret(org_id, connection_id, actor, "connection.oidc.secret_rotated", change)
+
+    def drop_previous_client_secret(self, org_id: str, connection_id: str, actor: m.Actor) -> m.SsoConnection:
+        """Stop trying the secret from before the last rotation (no previous secret: nothing to do)."""
+
+        def change(config: dict) -> bool:
+            return config.pop("previous_client_secret", None) is not None
+
+        return self._change_secret(
+            org_id, connection_id, actor, "connection.oidc.previous_secret_dropped", change
+        )
+
+    def new_secret_worked(self, connection: m.SsoConnection) -> None:
+        """A sign-in succeeded with the current secret: the previous one is no longer needed."""
+        if not (connection.config or {}).get("previous_client_secret"):
+            return
+        actor = m.Actor(type=m.ActorType.SYSTEM, label="oidc sign-in with the new client secret")
+        self.drop_previous_client_secret(connection.org_id, connection.id, actor)
 
 
 # -- sign-ins in flight -----------------------------------------------------------------------------------
@@ -453,7 +518,9 @@ class OidcLoginService(ServiceBase):
             )  # fmt: skip
         return started
 
-    def take(self, state: str | None, browser_secret: str | None, purpose: str) -> OidcLoginState:
+    def take(
+        self, state: str | None, browser_secret: str | None, purpose: str | tuple[str, ...]
+    ) -> OidcLoginState:
         """The pending sign-in for ``state``, consumed whatever the outcome (a replay finds nothing).
 
         Refused when the state is missing or unknown (already used, never issued), was started by another
@@ -471,7 +538,7 @@ class OidcLoginService(ServiceBase):
             raise OidcRefused(
                 "state_mismatch", "This sign-in was started in another browser. Start the sign-in again here."
             )
-        if record.purpose != purpose:
+        if record.purpose not in ((purpose,) if isinstance(purpose, str) else purpose):
             raise OidcRefused("state_invalid", "This sign-in response belongs to another sign-in flow.")
         if self.now() >= record.expires_at:
             raise OidcRefused("state_expired", "This sign-in took too long and expired. Start it again.")

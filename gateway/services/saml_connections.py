@@ -89,6 +89,7 @@ class SamlConfig:
     idp_certs: tuple[str, ...]
     idp_sso_binding: str = BINDING_REDIRECT
     idp_slo_url: str | None = None
+    idp_slo_binding: str = BINDING_REDIRECT
     sp_keys: tuple[SpKey, ...] = ()
     want_assertions_encrypted: bool = False
     allow_idp_initiated: bool = False
@@ -104,6 +105,7 @@ class SamlConfig:
             idp_certs=tuple(data.get("idp_certs", ())),
             idp_sso_binding=data.get("idp_sso_binding", BINDING_REDIRECT),
             idp_slo_url=data.get("idp_slo_url"),
+            idp_slo_binding=data.get("idp_slo_binding", BINDING_REDIRECT),
             sp_keys=tuple(SpKey(**k) for k in data.get("sp_keys", ())),
             want_assertions_encrypted=bool(data.get("want_assertions_encrypted", False)),
             allow_idp_initiated=bool(data.get("allow_idp_initiated", False)),
@@ -129,6 +131,7 @@ class IdpDescriptor:
     certs: tuple[str, ...]
     sso_binding: str = BINDING_REDIRECT
     slo_url: str | None = None
+    slo_binding: str = BINDING_REDIRECT
 
 
 # -- certificates and keys -------------------------------------------------------------------------------
@@ -226,7 +229,10 @@ def parse_idp_metadata(xml: bytes, entity_id: str | None = None) -> IdpDescripto
             sso_url=sso.get(binding) or "",
             certs=tuple(certs),
             sso_binding=binding,
-            slo_url=slo.get(BINDING_REDIRECT),
+            slo_url=slo.get(BINDING_REDIRECT) or slo.get(BINDING_POST),
+            slo_binding=BINDING_REDIRECT
+            if slo.get(BINDING_REDIRECT) or not slo.get(BINDING_POST)
+            else BINDING_POST,
         )
     )
 
@@ -408,10 +414,12 @@ class SamlConnectionService(ServiceBase):
         encrypt_assertions: bool = False,
         admin_groups: tuple[str, ...] = (),
         domains: tuple[str, ...] = (),
+        metadata_url: str | None = None,
     ) -> m.SsoConnection:
         """A new SAML connection for ``org_id`` (created suspended if the org is in invitation mode), and the
         ``domains`` that route people to it once verified (pending claims, unless the operator's CLI records
-        them verified), all in one transaction."""
+        them verified), all in one transaction. ``metadata_url`` (where the metadata came from) is kept so the
+        metadata can be refreshed from it."""
         vendor = load_preset(preset)
         idp = validate_idp(idp)
         attributes = {k: str(vendor.saml.get(k, "")) for k in ("email", "first_name", "last_name", "groups")}
@@ -419,7 +427,7 @@ class SamlConnectionService(ServiceBase):
         sp_keys = (generate_sp_key(f"identity-gateway SAML {name}", self.now()),)
         config = SamlConfig(
             idp_entity_id=idp.entity_id, idp_sso_url=idp.sso_url, idp_certs=idp.certs,
-            idp_sso_binding=idp.sso_binding, idp_slo_url=idp.slo_url, sp_keys=sp_keys,
+            idp_sso_binding=idp.sso_binding, idp_slo_url=idp.slo_url, idp_slo_binding=idp.slo_binding, sp_keys=sp_keys,
             want_assertions_encrypted=encrypt_assertions, allow_idp_initiated=allow_idp_initiated,
             attributes=attributes, nameid_format=str(vendor.saml.get("nameid_format", NAMEID_EMAIL)),
             admin_groups=tuple(admin_groups),
@@ -434,7 +442,8 @@ class SamlConnectionService(ServiceBase):
             connection = m.SsoConnection(
                 id=new_id(), org_id=org.id, slug=slugify(slug or f"{org.slug}-{name}"),
                 protocol=m.ConnectionProtocol.SAML, name=name.strip(), created_at=self.now(), preset=vendor.key,
-                config=config.to_dict(), suspended=org.mode is m.MembershipMode.INVITATION,
+                config={**config.to_dict(), **({"metadata_url": metadata_url} if metadata_url else {})},
+                suspended=org.mode is m.MembershipMode.INVITATION,
             )  # fmt: skip
             tx.add(connection)
             tx.flush(f"A connection with the slug {connection.slug!r} already exists.")
@@ -459,7 +468,8 @@ class SamlConnectionService(ServiceBase):
             if connection.protocol is not m.ConnectionProtocol.SAML:
                 raise InvalidInput("This is not a SAML connection.", field="connection")
             updated = change(SamlConfig.from_dict(connection.config))
-            connection.config = self._sealed(updated).to_dict()
+            # Keys that are not SAML settings (domains, the metadata URL, test results) are kept.
+            connection.config = {**connection.config, **self._sealed(updated).to_dict()}
             self.audit(tx, org_id, actor, action, connection, slug=connection.slug, **details)
             return connection
 
@@ -471,7 +481,8 @@ class SamlConnectionService(ServiceBase):
         return self._update(
             org_id, connection_id, actor, "connection.saml.idp_updated",
             lambda c: replace(c, idp_entity_id=idp.entity_id, idp_sso_url=idp.sso_url, idp_certs=idp.certs,
-                              idp_sso_binding=idp.sso_binding, idp_slo_url=idp.slo_url),
+                              idp_sso_binding=idp.sso_binding, idp_slo_url=idp.slo_url,
+                              idp_slo_binding=idp.slo_binding),
             idp_entity_id=idp.entity_id, certificates=[cert_fingerprint(c) for c in idp.certs],
         )  # fmt: skip
 
@@ -594,10 +605,13 @@ class SamlConnectionService(ServiceBase):
         not_on_or_after: datetime | None,
         in_response_to: str | None,
         browser_secret: str | None = None,
+        kind: str = "authn",
     ) -> None:
         """Consume the request the assertion answers and record its ID, atomically; ``SamlRefused`` when
         the request is unknown, used or expired, was started in another browser (its binding cookie is not
-        ``browser_secret``), or the assertion was seen before (a replay)."""
+        ``browser_secret``), or the assertion was seen before (a replay). ``kind`` is the remembered request's
+        kind (``test`` for a test sign-in, which a real sign-in cannot consume; it changes no session, so it
+        is not bound to the browser)."""
         now = self.now()
         expires = (not_on_or_after + CLOCK_SKEW) if not_on_or_after else now + REPLAY_FALLBACK_LIFETIME
         with self.db.transaction() as tx:
@@ -610,18 +624,25 @@ class SamlConnectionService(ServiceBase):
                 raise SamlRefused("saml_replay", "This sign-in assertion was already used.")
             if in_response_to is None:
                 return
-            taken = store.take_request(connection.org_id, connection.id, in_response_to, "authn", now)
+            taken = store.take_request(connection.org_id, connection.id, in_response_to, kind, now)
             if taken is None:
                 raise SamlRefused(
                     "saml_unknown_request",
                     "This sign-in answers a request the gateway did not send, already used, or that expired. "
                     "Start the sign-in again.",
                 )
-            if not _same_browser(taken[0], browser_secret):
+            if kind == "authn" and not _same_browser(taken[0], browser_secret):
                 raise SamlRefused(
                     "saml_other_browser",
                     "This sign-in was started in another browser. Start the sign-in again here.",
                 )
+
+    def request_pending(self, connection: m.SsoConnection, request_id: str | None, kind: str) -> bool:
+        """Whether the gateway sent ``request_id`` (of ``kind``) through this connection and it is still live."""
+        if not request_id:
+            return False
+        with self.db.transaction() as tx:
+            return SamlStore(tx).request_live(connection.org_id, connection.id, request_id, kind, self.now())
 
     def consume_logout_request(self, connection: m.SsoConnection, request_id: str) -> bool:
         with self.db.transaction() as tx:

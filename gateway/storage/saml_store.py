@@ -26,6 +26,21 @@ class SamlStore:
         self.session.add(request)
         self.session.flush()
 
+    def request_live(
+        self, org_id: str, connection_id: str, request_id: str, kind: str, now: datetime
+    ) -> bool:
+        """Whether the request is remembered for this connection and still live (without consuming it)."""
+        found = self.session.scalar(
+            sa.select(SamlRequest.id).where(
+                SamlRequest.id == request_id,
+                SamlRequest.org_id == org_id,
+                SamlRequest.connection_id == connection_id,
+                SamlRequest.kind == kind,
+                SamlRequest.expires_at > now,
+            )
+        )
+        return found is not None
+
     def consume_request(
         self, org_id: str, connection_id: str, request_id: str, kind: str, now: datetime
     ) -> bool:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from gateway.domain import groups as g
 from gateway.domain import model as m
+from gateway.storage.scim_enterprise import phone_numbers, user_json_expressions, user_sort_columns
 from gateway.storage.scim_paging import list_page
 from gateway.storage.scim_tables import (
     map_scim_entities,
@@ -96,9 +97,7 @@ class FilterCompiler:
         return self._leaf(field, node, str(path))
 
     def _name(self, path: g.AttrPath) -> str:
-        if path.urn is not None and path.urn.lower() != self.urn:
-            raise g.InvalidFilter(f"{path} is not an attribute that can be filtered on.")
-        return path.attr.lower() + (f".{path.sub.lower()}" if path.sub else "")
+        return _key(path, self.urn)
 
     def _multi(self, path: g.AttrPath) -> MultiField:
         multi = self.multi.get(self._name(g.AttrPath(path.attr, None, path.urn)))
@@ -226,6 +225,11 @@ def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]
         yield values[start : start + size]
 
 
+def _phone_numbers(dialect: str) -> MultiField:
+    exists_from, subs = phone_numbers(members.c.attributes, dialect)
+    return MultiField(exists_from, {name: Field(expr) for name, expr in subs.items()})
+
+
 def _user_compiler(dialect: str, org_id: str) -> FilterCompiler:
     group_names = sa.select(scim_groups.c.display_name).where(
         scim_groups.c.id == scim_group_members.c.group_id
@@ -242,8 +246,12 @@ def _user_compiler(dialect: str, org_id: str) -> FilterCompiler:
             "active": Field(members.c.status == m.MemberStatus.ACTIVE.value, kind="bool"),
             "meta.created": Field(members.c.created_at, kind="datetime"),
             "meta.lastmodified": Field(members.c.updated_at, kind="datetime"),
+            **{
+                key: Field(expr) for key, expr in user_json_expressions(members.c.attributes, dialect).items()
+            },
         },
         {
+            "phonenumbers": _phone_numbers(dialect),
             "emails": MultiField(
                 lambda where: members.c.id.in_(
                     sa.select(scim_user_emails.c.member_id).where(scim_user_emails.c.org_id == org_id, where)
@@ -319,11 +327,18 @@ _GROUP_SORT = {
 }
 
 
+def _key(path: g.AttrPath, urn: str) -> str:
+    """The compiler's key for ``path``: ``attr[.sub]`` in the resource's core schema, ``<urn>:attr[.sub]``
+    in an extension schema (keys that no ``Field`` has are refused by the caller)."""
+    key = path.attr.lower() + (f".{path.sub.lower()}" if path.sub else "")
+    if path.urn is None or path.urn.lower() == urn:
+        return key
+    return f"{path.urn.lower()}:{key}"
+
+
 def _sort_column(spec: g.SortSpec, columns: dict[str, Any], urn: str) -> Any:
     path = spec.path
-    if path.urn is not None and path.urn.lower() != urn:
-        raise g.InvalidFilter(f"Cannot sort by {path}.")
-    key = path.attr.lower() + (f".{path.sub.lower()}" if path.sub else "")
+    key = _key(path, urn)
     column = columns.get(key)
     if column is None:
         raise g.InvalidFilter(
@@ -365,7 +380,8 @@ class ScimStore:
         where = [members.c.org_id == org_id, members.c.status != m.MemberStatus.REMOVED.value]
         if query.filter is not None:
             where.append(_user_compiler(self.dialect, org_id).compile(query.filter))
-        sort = _sort_column(query.sort, _USER_SORT, CORE_USER_URN) if query.sort is not None else None
+        sortable = {**_USER_SORT, **user_sort_columns(members.c.attributes, self.dialect)}
+        sort = _sort_column(query.sort, sortable, CORE_USER_URN) if query.sort is not None else None
         return list_page(self.session, m.Member, members, where, sort, query)
 
     def set_user_emails(

@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from gateway.domain import model as m
 from gateway.domain.errors import DomainError, InvalidInput, InvitationInvalid, ModeForbids, RateLimited
 from gateway.domain.policy import check_invitation_acceptable, email_domain, normalize_email
+from gateway.services.connection_lifecycle import serving
 from gateway.services.oidc_connections import PlatformSignInService
 from gateway.web import abuse
 from gateway.web.redirects import safe_next
@@ -82,7 +83,7 @@ def login_submit() -> ResponseReturnValue:
         return _page("login_unknown.html", email=email, platform_url=platform_url)
     if org.mode is m.MembershipMode.INVITATION:
         return _page("login_invitation_mode.html", org=org, email=email, platform_url=platform_url)
-    usable = [c for c in services().connections.list(org.id) if c.is_usable]
+    usable = serving([c for c in services().connections.list(org.id) if c.is_usable], email_domain(email))
     if not usable:
         return _page("login_no_connection.html", org=org, email=email)
     targets = [

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from browser_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -218,3 +219,26 @@ def test_every_page_fits_a_phone_and_a_desktop_without_errors(sso_admin: Visit) 
                 sso_admin.screenshot(name)
             elif name in PHONE_SCREENSHOTS:
                 sso_admin.screenshot(f"{name}-phone")
+
+
+def test_a_refused_scim_request_appears_in_the_scim_log(gateway: LiveGateway, browser: Browser) -> None:
+    """The identity provider's failing request (a duplicate userName) is on the SCIM page with its
+    status, scimType and detail, and stays there when the log is filtered to refused requests."""
+    org, admin = _org(gateway, m.MembershipMode.SSO, connection=True)
+    token = gateway.services.credentials.create_scim_token(org.id, CLI).token
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"ada@{org.slug}.example"}
+    for expected in (201, 409):
+        answer = requests.post(f"{gateway.url}/scim/v2/Users", json=user, headers=headers, timeout=10)
+        assert answer.status_code == expected, answer.text
+    for current in visit(browser, gateway, org.id, admin.id):
+        page = current.go("/admin/scim")
+        log = page.locator("#scim-log")
+        expect(log).to_contain_text("409")
+        expect(log).to_contain_text("uniqueness")
+        page.get_by_label("Outcome").select_option("refused")
+        page.get_by_role("button", name="Filter").click()
+        expect(page).to_have_url(re.compile(r"outcome=refused"))
+        expect(log.locator("tbody tr")).to_have_count(1)
+        expect(log).to_contain_text("POST /scim/v2/Users")
+        expect(log).not_to_contain_text("201")

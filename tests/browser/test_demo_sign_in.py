@@ -212,3 +212,44 @@ def test_an_invitation_is_accepted_through_the_platform_login(
     members = {mb.email: mb for mb in demo.services.members.list(org.id, limit=100)[0]}
     assert members["jo.newhire@invite.example"].role is m.Role.MEMBER
     assert members["jo.newhire@invite.example"].status is m.MemberStatus.ACTIVE
+
+
+def test_an_admin_edits_the_demo_connection_and_tests_it_while_disabled(
+    demo: DemoGateway, context: BrowserContext
+) -> None:
+    """Edit the connection, disable the organization's only connection (the console asks for its ID in words),
+    run a test sign-in on it at the demo IdP and read the report; the Admin stays signed in throughout."""
+    page = context.new_page()
+    page.goto(f"{demo.url}/login")
+    page.get_by_label("Work email").fill("admin@demo.example")
+    page.get_by_role("button", name="Continue").click()
+    _pick_at_demo_idp(page, demo, "admin@demo.example")
+    org = next(v.org for v in demo.services.orgs.list() if v.org.slug == "demo")
+    (connection,) = demo.services.connections.list(org.id)
+    page.goto(f"{demo.url}/admin/connections/{connection.id}")
+
+    page.get_by_label("Name", exact=True).fill("Demo IdP (edited)")
+    page.get_by_label("IdP groups whose members are Admins (one per line)").fill("demo-admins")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("body")).to_contain_text("The connection is saved.")
+    expect(page.get_by_role("heading", name="Demo IdP (edited)")).to_be_visible()
+
+    page.get_by_role("button", name="Disable", exact=True).click()
+    expect(page.locator("#lockout-warning")).to_contain_text("nobody can sign in")
+    page.get_by_label("Connection ID").fill(connection.slug)
+    page.get_by_role("button", name="Disable and lock everyone out").click()
+    expect(page.locator("body")).to_contain_text("is disabled")
+
+    page.get_by_role("link", name="Test sign-in").click()
+    expect(page.get_by_role("heading", name="Who is signing in?")).to_be_visible()
+    page.get_by_role("radio", name=re.compile(re.escape("<ada@demo.example>"))).check()
+    page.get_by_role("button", name="Sign in").click()
+    report = page.locator("#test-report")
+    expect(report).to_contain_text("would work")
+    expect(report).to_contain_text("connection disabled")
+    expect(page.locator("#test-outcome")).to_contain_text("Sign in as member")
+    expect(page.locator("#test-received")).to_contain_text("ada@demo.example")
+    assert _me(page, demo)["email"] == "admin@demo.example"  # the test never touched the Admin's session
+
+    page.get_by_role("button", name="Enable", exact=True).click()
+    expect(page.locator("body")).to_contain_text("is enabled")

@@ -121,15 +121,17 @@ def test_a_metadata_url_that_is_not_https_is_refused(admin_client: FlaskClient) 
 def test_disable_and_enable(client: FlaskClient, app_services: Services, globex: Org) -> None:
     sign_in(client, app_services, globex.id, globex.admin.id)
     connection = app_services.connections.list(globex.id)[0]
+    # A second connection, so disabling the first does not lock the SSO-mode organization out.
+    app_services.connections.add(globex.id, m.ConnectionProtocol.SAML, "Backup", CLI)
     token = csrf(client, "/admin/connections")
     response = client.post(
         f"/admin/connections/{connection.id}/enabled", data={"csrf_token": token, "enabled": "0"}
     )
     assert response.status_code == 303
     assert "Okta is disabled" in text_of(client.get(response.headers["Location"]))
-    assert not app_services.connections.list(globex.id)[0].enabled
+    assert not app_services.connections.by_slug(connection.slug).enabled  # type: ignore[union-attr]
     client.post(f"/admin/connections/{connection.id}/enabled", data={"csrf_token": token, "enabled": "1"})
-    assert app_services.connections.list(globex.id)[0].enabled
+    assert app_services.connections.by_slug(connection.slug).enabled  # type: ignore[union-attr]
 
 
 def test_certificate_rotation_adds_before_removing_and_keeps_the_last(

@@ -92,7 +92,8 @@ class OpenIdProvider:
     def _jwks(self) -> list[dict[str, Any]]:
         return [k.as_dict(private=True) for k in self.keys]
 
-    def add_client(self, client_id: str, secret: str, redirect_uri: str) -> None:
+    def add_client(self, client_id: str, secret: str, redirect_uri: str, **metadata: Any) -> None:
+        """``metadata``: more client metadata, e.g. ``post_logout_redirect_uris``, ``backchannel_logout_uri``."""
         self.clients.append(
             {
                 "client_id": client_id,
@@ -101,6 +102,7 @@ class OpenIdProvider:
                 "grant_types": ["authorization_code", "client_credentials"],
                 "response_types": ["code"],
                 "scope": "openid email profile groups vendor",
+                **metadata,
             }
         )
         self._post("/__test/config", {"clients": self.clients})

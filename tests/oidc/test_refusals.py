@@ -294,7 +294,7 @@ def test_unknown_connection_gets_a_404_page(browser: Browser) -> None:
 
 
 def test_disabled_connection_is_refused(tenant: Tenant, browser: Browser, app_services) -> None:  # type: ignore[no-untyped-def]
-    app_services.connections.set_enabled(tenant.org.id, tenant.connection.id, False, CLI)
+    app_services.connections.set_enabled(tenant.org.id, tenant.connection.id, False, CLI, override=True)
     assert_refused(browser.gateway, browser.gateway.get(tenant.login_path), 403, "connection_disabled")
 
 
@@ -303,7 +303,7 @@ def test_connection_disabled_during_sign_in_is_refused(
 ) -> None:  # type: ignore[no-untyped-def]
     browser.start(tenant.login_path)
     callback = browser.authenticate("alice@acme.test")
-    app_services.connections.set_enabled(tenant.org.id, tenant.connection.id, False, CLI)
+    app_services.connections.set_enabled(tenant.org.id, tenant.connection.id, False, CLI, override=True)
     assert_refused(browser.gateway, browser.finish(callback), 403, "connection_disabled")
 
 

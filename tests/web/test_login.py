@@ -92,7 +92,7 @@ def test_disabled_connection_is_not_used_and_the_page_says_what_to_do(
 ) -> None:
     org = sso_org(app_services)
     connection = connect(app_services, org, m.ConnectionProtocol.OIDC, "okta")
-    app_services.connections.set_enabled(org.id, connection.id, False, CLI)
+    app_services.connections.set_enabled(org.id, connection.id, False, CLI, override=True)
     response = post_login(client, "bob@acme.test")
     html = response.get_data(as_text=True)
     assert response.status_code == 200

@@ -3,6 +3,7 @@
 from gateway.api.routes import (
     audit,
     billing,
+    connection_lifecycle,
     connections,
     credentials,
     domains,
@@ -11,12 +12,14 @@ from gateway.api.routes import (
     openapi,
     org,
     projects,
+    scim_admin,
     webhooks,
 )
 
 __all__ = [
     "audit",
     "billing",
+    "connection_lifecycle",
     "connections",
     "credentials",
     "domains",
@@ -25,5 +28,6 @@ __all__ = [
     "openapi",
     "org",
     "projects",
+    "scim_admin",
     "webhooks",
 ]

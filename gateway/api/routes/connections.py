@@ -19,9 +19,9 @@ from gateway.api.inputs import load_body, load_document_or_body, load_query
 from gateway.api.paging import PageQuery, Paging
 from gateway.api.schemas import (
     CertificateBody,
+    ConnectionOverrideQuery,
     OidcConnectionBody,
     SamlConnectionBody,
-    SamlConnectionPatch,
     SamlIdpBody,
 )
 from gateway.domain import model as m
@@ -93,8 +93,13 @@ def enable_connection(connection_id: str) -> ResponseReturnValue:
 @bp.post("/connections/<connection_id>/disable")
 @access(Access.ADMIN)
 def disable_connection(connection_id: str) -> ResponseReturnValue:
+    """Refused (409 ``last-connection``) for the last enabled connection of an organization in SSO mode,
+    unless ``?override=true``."""
+    override = load_query(ConnectionOverrideQuery())["override"]
     caller = principal()
-    connection = services().connections.set_enabled(caller.org.id, connection_id, False, caller.actor())
+    connection = services().connections.set_enabled(
+        caller.org.id, connection_id, False, caller.actor(), override=override
+    )
     return jsonify(out.connection(connection))
 
 
@@ -120,28 +125,9 @@ def create_saml_connection() -> ResponseReturnValue:
         encrypt_assertions=body["encrypt_assertions"],
         admin_groups=tuple(body["admin_groups"]),
         domains=tuple(body["domains"]),
+        metadata_url=body.get("metadata_url"),
     )
     return jsonify({**_detail(created), "setup_notes": preset.notes}), 201
-
-
-@bp.patch("/connections/<connection_id>")
-@access(Access.ADMIN)
-def patch_saml_connection(connection_id: str) -> ResponseReturnValue:
-    """A SAML connection's IdP-initiated switch and admin groups (each change is audited on its own)."""
-    body = load_body(SamlConnectionPatch())
-    caller = principal()
-    saml = _saml()
-    connection = None
-    if "allow_idp_initiated" in body:
-        connection = saml.set_allow_idp_initiated(
-            caller.org.id, connection_id, body["allow_idp_initiated"], caller.actor()
-        )
-    if "admin_groups" in body:
-        groups = tuple(dict.fromkeys(g.strip() for g in body["admin_groups"] if g.strip()))
-        connection = saml.set_admin_groups(caller.org.id, connection_id, groups, caller.actor())
-    if connection is None:
-        return get_connection(connection_id)
-    return jsonify(_detail(connection))
 
 
 @bp.put("/connections/<connection_id>/idp")

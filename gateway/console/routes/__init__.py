@@ -2,6 +2,7 @@
 
 from gateway.console.routes import (  # noqa: F401
     audit,
+    connection_lifecycle,
     connections,
     credentials,
     domains,
@@ -10,4 +11,5 @@ from gateway.console.routes import (  # noqa: F401
     mode,
     overview,
     projects,
+    scim_admin,
 )

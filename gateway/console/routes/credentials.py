@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from gateway.console.blueprint import bp
 from gateway.console.forms import field_errors, text
 from gateway.console.guard import admin_page, viewer
+from gateway.console.routes.scim_admin import scim_admin_context
 from gateway.domain import model as m
 from gateway.domain.errors import DomainError
 from gateway.wiring import services, settings
@@ -39,6 +40,7 @@ def _scim_page(
         errors=errors,
         name=name,
         new_token=new_token,
+        **scim_admin_context(org_id),
     )
     return _no_store(html, status)
 

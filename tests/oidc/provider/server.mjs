@@ -51,7 +51,17 @@ function build() {
     scopes: ['openid', 'email', 'profile', 'groups', 'vendor', 'offline_access'],
     conformIdTokenClaims: state.conformIdTokenClaims,
     pkce: { required: () => state.pkceRequired },
-    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
+    features: {
+      devInteractions: { enabled: false },
+      backchannelLogout: { enabled: true },
+      clientCredentials: { enabled: true },
+    },
+    // The gateway under test listens on loopback: back-channel logout requests must reach it, so the
+    // provider's SSRF guard (which refuses special-use addresses) is left out of this test-only provider.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ['loopback-test-provider-cookie-key'] },
     renderError: async (ctx, out) => {
