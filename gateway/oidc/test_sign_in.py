@@ -115,6 +115,6 @@ def finish_test(slug: str, pending: OidcLoginState) -> ResponseReturnValue:
             "times": {k: claims[k] for k in TIME_CLAIMS if k in claims},
         },
     )
-    outcome = tests.predict(connection, identity.email, _mapped_role(client, list(identity.groups)))
+    outcome = tests.predict(connection, identity.email, _mapped_role(client, claims).role)
     tests.record(connection, actor, received=received, outcome=outcome)
     return back

@@ -15,8 +15,9 @@ from typing import Any
 
 from gateway.domain import model as m
 from gateway.domain.cutover import check_connection_removal, leaves_no_connection
-from gateway.domain.errors import Conflict, InvalidInput
-from gateway.services.base import ServiceBase, new_id
+from gateway.domain.errors import InvalidInput
+from gateway.services.base import ServiceBase
+from gateway.services.domains import DomainService
 from gateway.storage.saml_store import SamlStore
 from gateway.storage.store import Store
 
@@ -164,15 +165,9 @@ class ConnectionLifecycleService(ServiceBase):
         return {key: updated}
 
     def _claim(self, tx: Store, org: m.Organization, domain: str, actor: m.Actor) -> None:
-        existing = tx.domain(domain)
-        if existing is not None:
-            if existing.org_id != org.id:
-                raise Conflict("This domain is already claimed by another organization.", field="domains")
-            return
-        record = m.Domain(id=new_id(), org_id=org.id, domain=domain, verified=True, created_at=self.now())
-        tx.add(record)
-        tx.flush("This domain is already claimed by an organization.")
-        self.audit(tx, org.id, actor, "domain.added", record, domain=domain, verified=True)
+        """A domain the connection is to serve becomes the organization's claim (rule 11): pending until its
+        DNS record proves it, unless the operator's CLI records it verified."""
+        DomainService(self.db, self.clock, self.tokens, self.listeners).add_in(tx, org, [domain], actor)
 
     # -- deleting ------------------------------------------------------------------------------------------
     def _preview(self, tx: Store, org: m.Organization, connection: m.SsoConnection) -> DeletionPreview:

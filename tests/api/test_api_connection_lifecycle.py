@@ -360,9 +360,13 @@ def test_login_sends_an_email_to_the_connection_serving_its_domain(
     labs = _saml(client, tenant, slug="acme-labs", name="Labs", domains=["labs.acme.com"])
     main = _saml(client, tenant, slug="acme-main", name="Main")
     client.patch(f"{API}/connections/{labs['id']}", json={"domains": ["labs.acme.com"]}, headers=tenant.auth)
+    app_services.domains.verify_by_operator(
+        tenant.org_id, "labs.acme.com", CLI
+    )  # (rule 11: only proven ones route)
     assert client.post(f"{API}/mode", json={"mode": "sso"}, headers=tenant.auth).status_code == 200
     to_labs = client.post("/login", data={"email": "ada@labs.acme.com"})
-    assert to_labs.status_code == 303 and "/saml/acme-labs/login" in to_labs.headers["Location"]
+    assert to_labs.status_code == 303, to_labs.get_data(as_text=True)[-1500:]
+    assert "/saml/acme-labs/login" in to_labs.headers["Location"]
     to_main = client.post("/login", data={"email": "bob@acme.com"})
     assert to_main.status_code == 303 and f"/saml/{main['slug']}/login" in to_main.headers["Location"]
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 from flask import Flask
+from signout import sign_out
 from werkzeug.serving import make_server
 
 from gateway.services import Services
@@ -60,7 +61,7 @@ def test_logout_ends_the_session_at_the_provider_too(
     assert browser.sign_in(tenant.login_path, "alice@acme.test").status_code == 303
     assert browser.gateway.get("/me").status_code == 200
 
-    response = browser.gateway.get("/logout")
+    response = sign_out(browser.gateway)
     assert response.status_code == 303
     target = response.headers["Location"]
     endpoint = tenant.connection.config["metadata"]["end_session_endpoint"]

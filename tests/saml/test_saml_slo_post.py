@@ -14,6 +14,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml_helpers import CLI, SamlSetup, cached_idp, saml_connections
 from saml_idp import IDP_KEY, RSA_SHA256, SHA256, idp_metadata, reason
+from signout import sign_out
 
 from gateway.domain import model as m
 from gateway.services import Services
@@ -106,7 +107,7 @@ def test_sp_initiated_post_logout_goes_to_the_idp_and_comes_back(
     client: FlaskClient, post_slo: SamlSetup
 ) -> None:
     assert post_slo.sign_in(client, "ada@acme.test").status_code == 303
-    action, message, relay = _form(client.get("/logout", query_string={"next": "/bye"}))
+    action, message, relay = _form(sign_out(client, "/bye"))
     assert action == f"{ENTITY}/slo" and relay == "/bye"
     assert client.get("/me").status_code == 401
     parsed = post_slo.idp.server.parse_logout_request(message, BINDING_HTTP_POST)  # verifies the SP signature
