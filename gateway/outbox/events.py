@@ -39,6 +39,12 @@ ACTION_TYPES: dict[str, str] = {
     "project.member_removed": "project.member_removed",
     "email.blocked": "email.blocked",
     "email.unblocked": "email.unblocked",
+    "account_migration.requested": "account_migration.requested",
+    "account_migration.confirmed": "account_migration.confirmed",
+    "account_migration.approved": "account_migration.approved",
+    "account_migration.approval_needed": "account_migration.approval_needed",
+    "account_migration.applied": "account_migration.applied",
+    "account_migration.refused": "account_migration.refused",
 }
 """Audit action -> published event type. Other member actions an adapter may add are published as
 ``member.updated``; group actions (SCIM Groups) keep their own name."""
