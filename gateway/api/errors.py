@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.api.blueprint import PREFIX, bp
 from gateway.domain import errors as e
+from gateway.domain.migration import MigrationRefused
 from gateway.services.oidc_connections import OidcRefused
 from gateway.services.saml_connections import SamlRefused
 
@@ -48,6 +49,7 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.EmailBlocked: 403,
     e.Deprovisioned: 403,
     e.InsufficientCredits: 409,
+    MigrationRefused: 409,
     OidcRefused: 422,
     SamlRefused: 422,
 }
@@ -55,6 +57,7 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
 CODE_STATUS: dict[str, int] = {
     "provider_unreachable": 502,
     "provider_error": 502,
+    "not_the_account_holder": 403,
 }
 """Statuses of refusals whose ``code`` varies per instance, where it differs from the class's status."""
 
@@ -159,7 +162,7 @@ def problem_response(
 
 
 def domain_status(error: e.DomainError) -> int:
-    if isinstance(error, OidcRefused | SamlRefused) and error.code in CODE_STATUS:
+    if isinstance(error, OidcRefused | SamlRefused | MigrationRefused) and error.code in CODE_STATUS:
         return CODE_STATUS[error.code]
     for cls in type(error).__mro__:
         if cls in DOMAIN_STATUS:
@@ -180,6 +183,11 @@ def _from_domain_error(error: e.DomainError) -> Response:
     errors = {field: [error.message]} if isinstance(field, str) else None
     headers = {"WWW-Authenticate": AUTHENTICATE} if status == 401 else None
     title = DOMAIN_TITLES.get(error.code) or HTTPStatus(status).phrase
+    if isinstance(error, MigrationRefused):
+        title = "Account migration refused"
+    if isinstance(error, e.AccountInOtherOrganization):
+        # The way forward (rule 12): ask for the account to be migrated, with a dry run first.
+        details["request_migration"] = f"POST {PREFIX}/account-migrations"
     return problem_response(
         status, error.code, error.message, title=title, errors=errors, headers=headers, extra=details
     )
