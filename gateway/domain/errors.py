@@ -96,3 +96,15 @@ class InsufficientCredits(DomainError):
 
 class Unauthenticated(DomainError):
     code = "unauthenticated"
+
+
+class PurchaseNotAllowed(Forbidden):
+    """The organization's Admins let only Admins buy credits."""
+
+    code = "purchase_not_allowed"
+
+
+class PurchaseLimitExceeded(DomainError):
+    """The purchase would take the member over the organization's monthly purchase limit per member."""
+
+    code = "purchase_limit_exceeded"
