@@ -3,6 +3,7 @@
 from gateway.api.routes import (
     audit,
     billing,
+    billing_statements,
     connections,
     credentials,
     invitations,
@@ -16,6 +17,7 @@ from gateway.api.routes import (
 __all__ = [
     "audit",
     "billing",
+    "billing_statements",
     "connections",
     "credentials",
     "invitations",
