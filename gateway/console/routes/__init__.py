@@ -2,11 +2,14 @@
 
 from gateway.console.routes import (  # noqa: F401
     audit,
+    billing,
     connections,
     credentials,
     invitations,
     members,
+    migrations,
     mode,
     overview,
     projects,
+    webhooks,
 )
