@@ -458,7 +458,8 @@ class AccountMigrationService(ServiceBase):
                 now,
                 actor.label,
             )
-            return self._apply(tx, migration, facts, actor)
+            # Read again as a request being applied: the invitation issued just now is the one it uses.
+            return self._apply(tx, migration, self._facts(tx, target, email, migration), actor)
 
     def support_refuse(
         self, email: str, target_org_id: str, actor: m.Actor, reason: str = ""

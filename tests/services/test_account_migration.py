@@ -190,6 +190,17 @@ def test_support_applies_without_confirmation_or_approval(
     assert services.members.get(initech.id, team.member.id).member.status is m.MemberStatus.REMOVED
 
 
+def test_support_applies_into_an_invitation_mode_org_using_up_the_invitation(
+    services: Services, acme: Org, personal: Person
+) -> None:
+    applied = services.migrations.support_apply(EMAIL, acme.id, CLI)
+    invitation = services.invitations.get(acme.id, applied.invitation_id or "")
+    assert (invitation.status, invitation.accepted_member_id) == (
+        m.InvitationStatus.ACCEPTED,
+        applied.target_member_id,
+    )
+
+
 def test_support_applies_an_open_request(services: Services, globex: Org, team: Person) -> None:
     requested = services.migrations.request(globex.id, EMAIL, globex.by_admin)
     applied = services.migrations.support_apply(EMAIL, globex.id, CLI)
