@@ -139,14 +139,19 @@ def needs_source_approval(facts: MigrationFacts) -> bool:
     return facts.source_other_members > 0
 
 
-def migration_effects(facts: MigrationFacts, role: Role) -> list[str]:
-    """What applying does, in words, for the dry run (only meaningful once ``check_migration`` passed)."""
+def migration_effects(facts: MigrationFacts, role: Role, *, reveal_source: bool = True) -> list[str]:
+    """What applying does, in words, for the dry run (only meaningful once ``check_migration`` passed).
+
+    The target organization's Admins do not learn which organization holds the account (rule 11's spirit:
+    nothing about another organization leaks); support, and the source organization, see its name."""
     assert facts.source is not None
+    source = facts.source.name if reveal_source else "their current organization"
+    owner = f"{facts.source.name}'s" if reveal_source else "That organization's"
     effects = [
-        f"{facts.email} leaves {facts.source.name}: access to every project there is revoked, sessions end "
+        f"{facts.email} leaves {source}: access to every project there is revoked, sessions end "
         "and API keys are revoked; resources they created stay there, still showing who created them.",
         f"{facts.email} joins {facts.target.name}'s Default Project as {role.value}.",
-        f"{facts.source.name}'s credit balance stays with {facts.source.name}.",
+        f"{owner} credit balance stays with it.",
     ]
     if facts.target.mode is MembershipMode.SSO:
         effects.append(f"From then on they sign in through {facts.target.name}'s identity provider.")
@@ -156,5 +161,5 @@ def migration_effects(facts: MigrationFacts, role: Role) -> list[str]:
             "email address."
         )
     if facts.source_other_members == 0:
-        effects.append(f"{facts.source.name} is left without members.")
+        effects.append(f"{source[0].upper() + source[1:]} is left without members.")
     return effects

@@ -52,7 +52,7 @@ class Services:
         self.connections = ConnectionService(*deps)
         self.audit = AuditService(*deps)
         self.billing = BillingService(*deps)
-        self.migrations = AccountMigrationService(*deps, members=self.members)
+        self.migrations = AccountMigrationService(*deps)
         sp_key_box = SecretBox(secret_key, SP_KEY_PURPOSE) if secret_key else None
         self.saml_connections = SamlConnectionService(
             *deps, allow_private_targets=allow_private_targets, box=sp_key_box

@@ -69,10 +69,6 @@ class MigrationPreview:
 
 
 class AccountMigrationService(ServiceBase):
-    def __init__(self, *args, members: MemberService, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.members = members
-
     def _members(self, tx: Store) -> MemberService:
         return MemberService(_InTransaction(tx), self.clock, self.tokens, self.listeners)  # type: ignore[arg-type]
 
@@ -159,7 +155,7 @@ class AccountMigrationService(ServiceBase):
         email = normalize_email(email)
         with self.db.transaction() as tx:
             target = self.found(tx.org(target_org_id), "organization")
-            return self._preview(tx, target, email, role)
+            return self._preview(tx, target, email, role, reveal_source=False)
 
     def _preview(
         self,
@@ -168,20 +164,24 @@ class AccountMigrationService(ServiceBase):
         email: str,
         role: m.Role | None,
         migration: AccountMigration | None = None,
+        *,
+        reveal_source: bool = True,
     ) -> MigrationPreview:
+        """``reveal_source`` False (the target's own dry run): ``source`` stays None and the effects do not name
+        the organization that holds the account."""
         try:
             facts = self._facts(tx, target, email, migration)
             check_migration(facts)
         except MigrationRefused as refusal:
-            source = tx.org(migration.source_org_id) if migration is not None else None
+            source = tx.org(migration.source_org_id) if migration is not None and reveal_source else None
             return MigrationPreview(email, target, source, role or m.Role.MEMBER, [], refusal, False)
         role = role or (facts.pending_invitation.role if facts.pending_invitation else m.Role.MEMBER)
         return MigrationPreview(
             email,
             target,
-            facts.source,
+            facts.source if reveal_source else None,
             role,
-            migration_effects(facts, role),
+            migration_effects(facts, role, reveal_source=reveal_source),
             None,
             needs_source_approval(facts),
         )

@@ -159,10 +159,14 @@ def test_the_dry_run_lists_the_effects_and_writes_nothing(
     audit_before = services.audit.list(globex.id)[1]
     preview = services.migrations.preview(globex.id, EMAIL)
     assert preview.allowed and preview.needs_approval
-    assert preview.source is not None and preview.source.id == initech.id
-    assert any("leaves Initech" in effect for effect in preview.effects)
+    assert preview.source is None  # the target's Admins do not learn where the account is
+    assert all("Initech" not in effect for effect in preview.effects)
+    assert any("leaves their current organization" in effect for effect in preview.effects)
     assert any("identity provider" in effect for effect in preview.effects)
-    assert any("credit balance stays with Initech" in effect for effect in preview.effects)
+    assert any("credit balance stays with it" in effect for effect in preview.effects)
+    support = services.migrations.support_preview(EMAIL, globex.id)
+    assert support.source is not None and support.source.id == initech.id
+    assert any("leaves Initech" in effect for effect in support.effects)
     assert services.migrations.list(globex.id) == []
     assert services.audit.list(globex.id)[1] == audit_before
 

@@ -35,13 +35,15 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def migration_out(value: AccountMigration, names: dict[str, str]) -> dict[str, Any]:
+def migration_out(value: AccountMigration, names: dict[str, str], viewer_org_id: str) -> dict[str, Any]:
+    """The target side learns which organization holds the account only once the person confirmed."""
+    shown = viewer_org_id == value.source_org_id or value.confirmed_at is not None
     return {
         "id": value.id,
         "email": value.email,
         "status": value.status.value,
         "role": value.role.value,
-        "source": {"id": value.source_org_id, "name": names.get(value.source_org_id)},
+        "source": {"id": value.source_org_id, "name": names.get(value.source_org_id)} if shown else None,
         "target": {
             "id": value.target_org_id,
             "name": names.get(value.target_org_id),
@@ -80,7 +82,7 @@ def preview_out(value: MigrationPreview) -> dict[str, Any]:
 def _out(*items: AccountMigration) -> list[dict[str, Any]]:
     ids = [oid for x in items for oid in (x.source_org_id, x.target_org_id)]
     names = services().migrations.org_names(ids)
-    return [migration_out(x, names) for x in items]
+    return [migration_out(x, names, principal().org.id) for x in items]
 
 
 def _visible(migration: AccountMigration) -> AccountMigration:
