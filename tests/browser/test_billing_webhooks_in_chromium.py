@@ -184,7 +184,9 @@ def test_an_admin_previews_and_requests_an_account_migration(
     expect(page.get_by_test_id("migrations")).to_contain_text("requested")
 
 
-def test_the_new_pages_fit_a_phone_and_a_desktop(admin: Visit, gateway: LiveGateway, org) -> None:  # type: ignore[no-untyped-def]
+def test_the_new_pages_fit_a_phone_and_a_desktop(
+    admin: Visit, gateway: LiveGateway, org: tuple[m.Organization, m.Member]
+) -> None:
     gateway.services.webhooks.create(org[0].id, "http://127.0.0.1:9/a-rather-long-path/for/webhooks", CLI)
     for path in ("/admin/billing", "/admin/webhooks", "/admin/webhooks/deliveries", "/admin/migrations"):
         for viewport in (DESKTOP, PHONE):

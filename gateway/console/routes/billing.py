@@ -38,7 +38,9 @@ def _period() -> tuple[int, int]:
     return now.year, now.month
 
 
-def _page(*, errors: dict[str, str] | None = None, form: dict[str, str] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _page(
+    *, errors: dict[str, str] | None = None, form: dict[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
     me = viewer()
     billing = services().billing
     try:
