@@ -76,7 +76,10 @@ class AccountMigrationService(ServiceBase):
     def _lock(self, tx: Store, *org_ids: str) -> dict[str, m.Organization]:
         """Lock the organizations exclusively in id order, then forget everything read before the locks, so
         what follows sees what committed meanwhile."""
-        locked = {org_id: self.locked_org(tx, org_id) for org_id in sorted(set(org_ids))}
+        locked = {}
+        for org_id in sorted(set(org_ids)):
+            # ``tx.org(lock=True)`` is the exclusive row lock (FOR UPDATE) whatever strength other use cases take.
+            locked[org_id] = self.found(tx.org(org_id, lock=True), "organization")
         tx.session.expire_all()
         return locked
 
