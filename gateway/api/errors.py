@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.api.blueprint import PREFIX, bp
 from gateway.domain import errors as e
+from gateway.domain.migration import MigrationRefused
 from gateway.services.cursors import InvalidCursor
 from gateway.services.oidc_connections import OidcRefused
 from gateway.services.saml_connections import SamlRefused
@@ -51,6 +52,8 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
     e.Deprovisioned: 403,
     e.InsufficientCredits: 409,
     e.DomainNotProven: 409,
+    e.PurchaseLimitExceeded: 409,
+    MigrationRefused: 409,
     OidcRefused: 422,
     SamlRefused: 422,
 }
@@ -58,6 +61,7 @@ DOMAIN_STATUS: dict[type[e.DomainError], int] = {
 CODE_STATUS: dict[str, int] = {
     "provider_unreachable": 502,
     "provider_error": 502,
+    "not_the_account_holder": 403,
 }
 """Statuses of refusals whose ``code`` varies per instance, where it differs from the class's status."""
 
@@ -66,6 +70,8 @@ DOMAIN_TITLES: dict[str, str] = {
     "mode_switch_refused": "Membership mode switch refused",
     "last_admin": "Last Admin",
     "insufficient_credits": "Not enough credits",
+    "purchase_not_allowed": "Only Admins buy credits",
+    "purchase_limit_exceeded": "Monthly purchase limit reached",
     "email_taken": "Email already in use",
     "account_in_other_organization": "Account belongs to another organization",
     "address_domain_owned": "Address in another organization's domain",
@@ -166,7 +172,7 @@ def problem_response(
 
 
 def domain_status(error: e.DomainError) -> int:
-    if isinstance(error, OidcRefused | SamlRefused) and error.code in CODE_STATUS:
+    if isinstance(error, OidcRefused | SamlRefused | MigrationRefused) and error.code in CODE_STATUS:
         return CODE_STATUS[error.code]
     for cls in type(error).__mro__:
         if cls in DOMAIN_STATUS:
@@ -187,6 +193,11 @@ def _from_domain_error(error: e.DomainError) -> Response:
     errors = {field: [error.message]} if isinstance(field, str) else None
     headers = {"WWW-Authenticate": AUTHENTICATE} if status == 401 else None
     title = DOMAIN_TITLES.get(error.code) or HTTPStatus(status).phrase
+    if isinstance(error, MigrationRefused):
+        title = "Account migration refused"
+    if isinstance(error, e.AccountInOtherOrganization):
+        # The way forward (rule 12): ask for the account to be migrated, with a dry run first.
+        details["request_migration"] = f"POST {PREFIX}/account-migrations"
     return problem_response(
         status, error.code, error.message, title=title, errors=errors, headers=headers, extra=details
     )

@@ -18,7 +18,7 @@ from functools import wraps
 from typing import TypeVar
 from urllib.parse import quote
 
-from flask import Response, abort, g, redirect, request
+from flask import Response, abort, current_app, g, redirect, request
 from flask.typing import ResponseReturnValue
 
 from gateway.console.blueprint import bp
@@ -95,8 +95,15 @@ def _check_post(current: Viewer) -> None:
             400,
             description="The form expired or did not come from this console. Reload the page and try again.",
         )
-    if not current.is_admin:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not current.is_admin and not getattr(view, "console_member_post", False):
         abort(403, description="Only Admins can change the organization; Members have read-only access.")
+
+
+def member_may_post(view: F) -> F:
+    """A form a Member may send too (buying credits, confirming their own migration); the view checks what."""
+    view.console_member_post = True  # type: ignore[attr-defined]
+    return view
 
 
 def admin_page(view: F) -> F:

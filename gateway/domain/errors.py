@@ -141,3 +141,15 @@ class DomainNotProven(DomainError):
     """The DNS check did not find the claim's TXT record (or the claim expired before it was proven)."""
 
     code = "domain_not_proven"
+
+
+class PurchaseNotAllowed(Forbidden):
+    """The organization's Admins let only Admins buy credits."""
+
+    code = "purchase_not_allowed"
+
+
+class PurchaseLimitExceeded(DomainError):
+    """The purchase would take the member over the organization's monthly purchase limit per member."""
+
+    code = "purchase_limit_exceeded"

@@ -34,6 +34,8 @@ class RemovalSource(enum.StrEnum):
 
     ADMIN = "admin"
     SCIM = "scim"
+    MIGRATION = "migration"
+    """The account moved to another organization (rule 12)."""
 
 
 class JoinPath(enum.StrEnum):
@@ -41,6 +43,7 @@ class JoinPath(enum.StrEnum):
     JIT = "jit"
     INVITATION = "invitation"
     ADMIN = "admin"
+    MIGRATION = "migration"
 
 
 class InvitationStatus(enum.StrEnum):

@@ -46,6 +46,12 @@ ACTION_TYPES: dict[str, str] = {
     "domain.removed": "domain.removed",
     "domain.claim_released": "domain.claim_released",
     "domain.verified_elsewhere": "domain.verified_elsewhere",
+    "account_migration.requested": "account_migration.requested",
+    "account_migration.confirmed": "account_migration.confirmed",
+    "account_migration.approved": "account_migration.approved",
+    "account_migration.approval_needed": "account_migration.approval_needed",
+    "account_migration.applied": "account_migration.applied",
+    "account_migration.refused": "account_migration.refused",
 }
 """Audit action -> published event type. Other member actions an adapter may add are published as
 ``member.updated``; group actions (SCIM Groups) keep their own name."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from gateway.services.account_migration import AccountMigrationService
 from gateway.services.audit import AuditService
 from gateway.services.base import Clock, Listener, TokenFactory, utcnow
 from gateway.services.billing import BillingService
@@ -69,6 +70,7 @@ class Services:
         self.connections = ConnectionService(*deps)
         self.audit = AuditService(*deps)
         self.billing = BillingService(*deps)
+        self.migrations = AccountMigrationService(*deps)
         sp_key_box = SecretBox(secret_key, SP_KEY_PURPOSE) if secret_key else None
         self.saml_connections = SamlConnectionService(
             *deps, allow_private_targets=allow_private_targets, box=sp_key_box

@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.domain import model as m
+from gateway.domain.billing_policy import check_monthly_limit, check_purchase, month_bounds, month_of
 from gateway.domain.errors import Forbidden, InvalidInput
 from gateway.domain.policy import check_can_spend, check_credit_amount
 from gateway.services.base import ServiceBase, new_id
+from gateway.services.statements import Share, Statement, StatementLine
+from gateway.storage.account_migration_store import MigrationStore
+from gateway.storage.account_migration_tables import PurchasePolicy
 from gateway.storage.store import Store
 
 
@@ -68,6 +72,7 @@ class BillingService(ServiceBase):
         with self.db.transaction() as tx:
             self.locked_org(tx, org_id, exclusive=True)
             member = self._active_member(tx, org_id, member_id)
+            self._check_policy(tx, member, credits)
             entry = m.CreditEntry(
                 new_id(), org_id, m.CreditKind.PURCHASE, credits, member.id, self.now(),
                 description=_description(description),
@@ -135,3 +140,108 @@ class BillingService(ServiceBase):
     ) -> tuple[list[m.CreditEntry], int]:
         with self.db.transaction() as tx:
             return tx.credit_entries(org_id, since=since, until=until, offset=offset, limit=limit)
+
+    # -- the purchase policy -------------------------------------------------------------------------------
+    def _check_policy(self, tx: Store, member: m.Member, credits: int) -> None:
+        store = MigrationStore(tx)
+        policy = store.purchase_policy(member.org_id)
+        if policy is None:
+            return
+        since, until = month_of(self.now())
+        check_purchase(
+            member.role,
+            members_may_purchase=policy.members_may_purchase,
+            monthly_limit=policy.monthly_limit_per_member,
+            bought_this_month=store.purchased_by_member(member.org_id, member.id, since, until),
+            credits=credits,
+        )
+
+    def purchase_policy(self, org_id: str) -> PurchasePolicy:
+        """The organization's policy; without a stored one, any member may buy with no monthly limit."""
+        with self.db.transaction() as tx:
+            self.found(tx.org(org_id), "organization")
+            stored = MigrationStore(tx).purchase_policy(org_id)
+            return stored or PurchasePolicy(org_id=org_id, updated_at=self.now())
+
+    def remaining_this_month(self, org_id: str, member_id: str) -> int | None:
+        """Credits ``member_id`` may still buy this month under the limit; None when there is no limit."""
+        with self.db.transaction() as tx:
+            store = MigrationStore(tx)
+            policy = store.purchase_policy(org_id)
+            if policy is None or policy.monthly_limit_per_member is None:
+                return None
+            since, until = month_of(self.now())
+            bought = store.purchased_by_member(org_id, member_id, since, until)
+            return max(0, policy.monthly_limit_per_member - bought)
+
+    def set_purchase_policy(
+        self, org_id: str, actor: m.Actor, *, members_may_purchase: bool, monthly_limit_per_member: int | None
+    ) -> PurchasePolicy:
+        """An Admin decides whether Members may buy credits and how many each member may buy per month."""
+        limit = check_monthly_limit(monthly_limit_per_member)
+        with self.db.transaction() as tx:
+            self.locked_org(tx, org_id)
+            store = MigrationStore(tx)
+            policy = store.purchase_policy(org_id)
+            now = self.now()
+            if policy is None:
+                policy = PurchasePolicy(org_id=org_id, updated_at=now)
+                tx.add(policy)
+            previous = (policy.members_may_purchase, policy.monthly_limit_per_member)
+            policy.members_may_purchase = bool(members_may_purchase)
+            policy.monthly_limit_per_member = limit
+            policy.updated_at, policy.updated_by = now, actor.label
+            self.audit(
+                tx, org_id, actor, "billing.policy_changed", None,
+                members_may_purchase=policy.members_may_purchase, monthly_limit_per_member=limit,
+                previous={"members_may_purchase": previous[0], "monthly_limit_per_member": previous[1]},
+            )  # fmt: skip
+            return policy
+
+    # -- monthly statements --------------------------------------------------------------------------------
+    def statement(self, org_id: str, year: int, month: int) -> Statement:
+        """The bill of one calendar month (UTC), with every ledger line of the month."""
+        since, until = month_bounds(year, month)
+        with self.db.transaction() as tx:
+            org = self.found(tx.org(org_id), "organization")
+            store = MigrationStore(tx)
+            before = tx.credit_totals(org_id, None, since)
+            totals = tx.credit_totals(org_id, since, until)
+            lines = []
+            for entry in store.ledger(org_id, since, until):
+                member = tx.get(m.Member, org_id, entry.member_id)
+                project = tx.get(m.Project, org_id, entry.project_id) if entry.project_id else None
+                lines.append(
+                    StatementLine(entry, member.email if member else None, project.name if project else None)
+                )
+            return Statement(
+                org_id=org.id,
+                org_name=org.name,
+                year=year,
+                month=month,
+                since=since,
+                until=until,
+                opening_balance=before[m.CreditKind.PURCHASE] - before[m.CreditKind.USAGE],
+                purchased=totals[m.CreditKind.PURCHASE],
+                used=totals[m.CreditKind.USAGE],
+                usage_by_project=[Share(*row) for row in tx.usage_by_project(org_id, since, until)],
+                usage_by_member=[Share(*row) for row in tx.usage_by_member(org_id, since, until)],
+                purchases_by_member=[Share(*row) for row in store.purchases_by_member(org_id, since, until)],
+                lines=lines,
+            )
+
+    def statement_months(self, org_id: str) -> list[tuple[int, int]]:
+        """Every month from the first ledger line to now, newest first: one bill per month."""
+        with self.db.transaction() as tx:
+            self.found(tx.org(org_id), "organization")
+            span = MigrationStore(tx).ledger_span(org_id)
+        now = self.now()
+        if span is None:
+            return [(now.year, now.month)]
+        year, month = span[0].year, span[0].month
+        last = max((now.year, now.month), (span[1].year, span[1].month))
+        months = []
+        while (year, month) <= last:
+            months.append((year, month))
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return months[::-1]

@@ -161,6 +161,9 @@ ALLOWED = {
     (SSO, m.JoinPath.ADMIN),
     (INVITATION, m.JoinPath.INVITATION),
     (INVITATION, m.JoinPath.ADMIN),
+    # A migration is allowed in both modes under its own rules (gateway.domain.migration, tests/domain/test_migration.py).
+    (SSO, m.JoinPath.MIGRATION),
+    (INVITATION, m.JoinPath.MIGRATION),
 }
 
 

@@ -2,14 +2,17 @@
 
 from gateway.console.routes import (  # noqa: F401
     audit,
+    billing,
     connection_lifecycle,
     connections,
     credentials,
     domains,
     invitations,
     members,
+    migrations,
     mode,
     overview,
     projects,
     scim_admin,
+    webhooks,
 )

@@ -29,6 +29,7 @@ class Sent:
     email: str
     link: str | None = None
     error: str | None = None
+    code: str | None = None
 
 
 def _page(
@@ -111,7 +112,7 @@ def send_invitations() -> ResponseReturnValue:
         try:
             issued = services().invitations.create(viewer().org.id, email, role, viewer().actor())
         except DomainError as error:
-            sent.append(Sent(email, error=error.message))
+            sent.append(Sent(email, error=error.message, code=error.code))
             continue
         sent.append(Sent(email, link=accept_url(issued.token)))
     failed = [s for s in sent if s.error]
