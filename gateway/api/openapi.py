@@ -36,6 +36,12 @@ METHODS = ("get", "post", "put", "patch", "delete")
 PAGES = {"api.docs"}
 """Endpoints that answer an HTML page rather than JSON."""
 
+ALSO_CSV = {"api.get_statement"}
+
+ALSO_200 = {"api.request_migration"}
+"""Endpoints that create (201) but answer a dry run with 200."""
+"""Endpoints that answer CSV instead of JSON when asked (``?format=csv``)."""
+
 PROBLEM = {
     "type": "object",
     "required": ["type", "title", "status"],
@@ -250,7 +256,11 @@ def _operation(
                 else item
             )
         success = {"description": "Success.", "content": {"application/json": {"schema": schema}}}
+        if endpoint in ALSO_CSV:
+            success["content"]["text/csv"] = {"schema": {"type": "string"}}
+    also = {"200": success} if endpoint in ALSO_200 else {}
     operation["responses"] = {
+        **also,
         str(status): success,
         "default": {
             "description": "An RFC 9457 problem.",
