@@ -29,6 +29,7 @@ from gateway.storage.errors import storage_errors, watch_commits
 from gateway.storage.statistics import keep_sqlite_statistics_fresh
 from gateway.storage.store import Store
 from gateway.storage.tables import map_entities, metadata
+from gateway.storage.write_lock import WriteQueue
 
 _BEGIN_WRITE: ContextVar[bool] = ContextVar("gateway_begin_write", default=True)
 """Read by SQLite's ``begin`` hook: take the write lock at once (``BEGIN IMMEDIATE``) or read a snapshot."""
@@ -93,6 +94,13 @@ class _Scope:
 _SCOPE: ContextVar[_Scope | None] = ContextVar("gateway_tx_scope", default=None)
 
 
+_QUEUED = "gateway.write_queue"
+
+
+def _leave_queue(session: Session) -> None:
+    WriteQueue.release(session.info.pop(_QUEUED, None))
+
+
 def _raise_translated(exc: BaseException) -> None:
     """Raise the domain error a storage failure stands for, if it stands for one."""
     if isinstance(exc, sa.exc.IntegrityError):
@@ -111,6 +119,8 @@ class Database:
         self.url = url
         self.engine = _make_engine(url, pool_size, max_overflow)
         self.dialect = self.engine.dialect.name
+        path = self.engine.url.database if self.dialect == "sqlite" else None
+        self._writers = WriteQueue(path) if path and path != ":memory:" else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         watch_commits(self._sessions)
         watch_commits(self._sessions)  # outage handling (gateway.storage.errors)
@@ -136,6 +146,7 @@ class Database:
                 _SCOPE.reset(token)
                 if scope.session is not None:
                     scope.session.close()
+                    _leave_queue(scope.session)
         self._run_after_commit(scope.after_commit)
 
     @contextmanager
@@ -172,6 +183,7 @@ class Database:
                 self._commit(session, store)
             finally:
                 session.close()
+                _leave_queue(session)
         self._run_after_commit(store.after_commit_work)
 
     @contextmanager
@@ -197,10 +209,13 @@ class Database:
     def _rollback_scope(self, scope: _Scope) -> None:
         if scope.session is not None and scope.store is not None:
             scope.session.rollback()
+            _leave_queue(scope.session)
             scope.after_commit.clear()
         scope.store = None
 
     def _begin(self, session: Session, write: bool) -> Store:
+        if write and self._writers is not None:
+            session.info[_QUEUED] = self._writers.acquire()
         token = _BEGIN_WRITE.set(write)
         try:
             session.begin()
