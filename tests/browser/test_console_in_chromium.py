@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 import requests
 from browser_helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     CLI,
     DESKTOP,
     PHONE,
@@ -22,7 +20,7 @@ from browser_helpers import (
     start_gateway,
     visit,
 )
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from gateway.domain import model as m
 
@@ -37,20 +35,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     live = start_gateway(tmp_path_factory.mktemp("browser-gateway"))
     yield live
     live.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium), "
-            "or set GATEWAY_SKIP_BROWSER=1 to skip the browser tests.",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 _orgs = iter(range(1000))

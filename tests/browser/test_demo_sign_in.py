@@ -17,12 +17,11 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP
+from browser_helpers import DESKTOP
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway.app import create_app
@@ -91,20 +90,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoGateway]:
     server.shutdown()
     thread.join(timeout=10)
     app.extensions["gateway.services"].db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium), "
-            "or set GATEWAY_SKIP_BROWSER=1 to skip the browser tests.",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
