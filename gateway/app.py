@@ -63,6 +63,7 @@ def create_app(
     )
     services.sessions.idle_timeout = timedelta(minutes=settings.session_idle_minutes)
     services.sessions.absolute_timeout = timedelta(minutes=settings.session_absolute_minutes)
+    services.scim_log.read_batch_seconds = settings.scim_log_read_batch_ms / 1000
     app.extensions["gateway.settings"] = settings
     app.extensions["gateway.services"] = services
     app.extensions["gateway.abuse_limits"] = AbuseLimits.from_settings(

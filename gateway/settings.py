@@ -87,6 +87,7 @@ class Settings:
     domain_claim_days: int = 7
     saml_metadata_refresh_hours: int = 24
     scim_log_retention_days: int = 30
+    scim_log_read_batch_ms: int = 1000
 
     @property
     def is_production(self) -> bool:
@@ -166,6 +167,8 @@ def _validate(settings: Settings) -> None:
             "GATEWAY_DNS_RESOLVER must be empty (the system's resolver) or an IP address with an optional "
             "port, such as 127.0.0.1:5353 or [::1]:53"
         ) from None
+    if not 0 <= settings.scim_log_read_batch_ms <= 60_000:
+        raise SettingsError("GATEWAY_SCIM_LOG_READ_BATCH_MS must be from 0 to 60000 milliseconds")
     if not 1 <= settings.domain_claim_days <= 90:
         raise SettingsError("GATEWAY_DOMAIN_CLAIM_DAYS must be a number of days from 1 to 90")
     if settings.is_production and url.scheme != "https":

@@ -1,16 +1,30 @@
 """The SCIM request log (see ``gateway.storage.scim_log_tables``): record one request cheaply, list an
-organization's requests with filters, purge rows older than the retention period."""
+organization's requests with filters, purge rows older than the retention period.
+
+A write's entry is inserted in the write's own transaction. A read (a lookup, a list page) must not pay a
+transaction of its own for its entry (on SQLite that would take the write lock for every lookup of a sync), so
+the entries of reads wait in this process and go to the database together: with the next write of the process
+(the create that follows a lookup during a sync), or in one multi-row insert once ``read_batch_rows`` are
+waiting or the oldest has waited ``read_batch_seconds``; ``list`` writes them first, and the WSGI entry point
+writes what is left when the process exits. A process that crashes (or a write whose commit fails after
+its insert) loses the read entries waiting with it: at most about a second's worth.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.services.base import ServiceBase
+from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory
+from gateway.storage.db import Database
 from gateway.storage.scim_log_tables import scim_request_log as log_table
+from gateway.storage.store import Store
 
 OUTCOMES = ("ok", "refused")
 
@@ -45,8 +59,28 @@ class ScimLogFilter:
 
 
 class ScimLogService(ServiceBase):
+    read_batch_rows = 100
+    read_batch_seconds = 1.0
+    """``0`` writes each read's entry in a short transaction right after the read (no batching)."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        tokens: TokenFactory,
+        listeners: list[Listener] | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(db, clock, tokens, listeners)
+        self._monotonic = monotonic
+        self._reads: list[dict[str, Any]] = []
+        self._reads_since = 0.0
+        self._reads_lock = threading.Lock()
+
     def record(self, entry: ScimRequestEntry) -> None:
-        """One INSERT: in the caller's transaction when it writes, else in a short one after it."""
+        """In the caller's transaction when it writes (with the read entries waiting in this process), else
+        kept with the other reads' entries (see the module docstring)."""
         values: dict[str, Any] = {
             "org_id": entry.org_id,
             "at": entry.at or self.now(),
@@ -60,15 +94,51 @@ class ScimLogService(ServiceBase):
         }
         with self.db.transaction() as tx:
             if tx.write:
-                tx.session.execute(sa.insert(log_table).values(**values))
-            else:
-                tx.defer(lambda later: later.session.execute(sa.insert(log_table).values(**values)))
+                self._insert(tx, [*self._take_reads(), values])
+            elif self._keep_read(values):
+                tx.defer(self.write_reads)
+
+    def _keep_read(self, values: dict[str, Any]) -> bool:
+        """Keep a read's entry; true when the waiting entries are due to be written."""
+        now = self._monotonic()
+        with self._reads_lock:
+            if not self._reads:
+                self._reads_since = now
+            self._reads.append(values)
+            return (
+                len(self._reads) >= self.read_batch_rows or now - self._reads_since >= self.read_batch_seconds
+            )
+
+    def _take_reads(self) -> list[dict[str, Any]]:
+        with self._reads_lock:
+            taken, self._reads = self._reads, []
+            return taken
+
+    def _insert(self, tx: Store, rows: list[dict[str, Any]]) -> None:
+        try:
+            tx.session.execute(sa.insert(log_table), rows)
+        except BaseException:
+            with self._reads_lock:  # the read entries wait for the next write
+                self._reads[:0] = rows[:-1]
+            raise
+
+    def write_reads(self, tx: Store | None = None) -> None:
+        """Write the read entries waiting in this process (in ``tx``, or in a transaction of their own)."""
+        rows = self._take_reads()
+        if not rows:
+            return
+        if tx is not None:
+            tx.session.execute(sa.insert(log_table), rows)
+            return
+        with self.db.transaction() as own:
+            own.session.execute(sa.insert(log_table), rows)
 
     def list(
         self, org_id: str, where: ScimLogFilter | None = None, *, offset: int = 0, limit: int = 50
     ) -> tuple[list[ScimRequestEntry], int]:
         """The organization's requests, newest first, and how many match."""
         where = where or ScimLogFilter()
+        self.write_reads()
         conditions = [log_table.c.org_id == org_id]
         if where.outcome == "ok":
             conditions.append(log_table.c.status < 400)

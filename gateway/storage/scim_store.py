@@ -7,6 +7,7 @@ counted or changed. Removed members are invisible to SCIM (a deleted user answer
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -225,31 +226,46 @@ def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]
         yield values[start : start + size]
 
 
+@functools.cache
 def _phone_numbers(dialect: str) -> MultiField:
     exists_from, subs = phone_numbers(members.c.attributes, dialect)
     return MultiField(exists_from, {name: Field(expr) for name, expr in subs.items()})
 
 
+@functools.cache
+def _user_fields(dialect: str) -> dict[str, Field]:
+    """The single-valued user attributes a filter can name; built once per dialect (the expressions hold no
+    organization), since building the JSON expressions on every lookup cost more than running the query."""
+    return {
+        "id": Field(members.c.id, case_exact=True),
+        "username": Field(members.c.user_name),
+        "externalid": Field(members.c.external_id, case_exact=True),
+        "displayname": Field(members.c.display_name),
+        "name.givenname": Field(members.c.given_name),
+        "name.familyname": Field(members.c.family_name),
+        "active": Field(members.c.status == m.MemberStatus.ACTIVE.value, kind="bool"),
+        "meta.created": Field(members.c.created_at, kind="datetime"),
+        "meta.lastmodified": Field(members.c.updated_at, kind="datetime"),
+        **{key: Field(expr) for key, expr in user_json_expressions(members.c.attributes, dialect).items()},
+    }
+
+
+@functools.cache
+def _user_sortable(dialect: str) -> dict[str, Any]:
+    return {**_USER_SORT, **user_sort_columns(members.c.attributes, dialect)}
+
+
+_GROUP_NAMES = (
+    sa.select(scim_groups.c.display_name)
+    .where(scim_groups.c.id == scim_group_members.c.group_id)
+    .scalar_subquery()
+)
+
+
 def _user_compiler(dialect: str, org_id: str) -> FilterCompiler:
-    group_names = sa.select(scim_groups.c.display_name).where(
-        scim_groups.c.id == scim_group_members.c.group_id
-    )
     return FilterCompiler(
         CORE_USER_URN,
-        {
-            "id": Field(members.c.id, case_exact=True),
-            "username": Field(members.c.user_name),
-            "externalid": Field(members.c.external_id, case_exact=True),
-            "displayname": Field(members.c.display_name),
-            "name.givenname": Field(members.c.given_name),
-            "name.familyname": Field(members.c.family_name),
-            "active": Field(members.c.status == m.MemberStatus.ACTIVE.value, kind="bool"),
-            "meta.created": Field(members.c.created_at, kind="datetime"),
-            "meta.lastmodified": Field(members.c.updated_at, kind="datetime"),
-            **{
-                key: Field(expr) for key, expr in user_json_expressions(members.c.attributes, dialect).items()
-            },
-        },
+        _user_fields(dialect),
         {
             "phonenumbers": _phone_numbers(dialect),
             "emails": MultiField(
@@ -270,7 +286,7 @@ def _user_compiler(dialect: str, org_id: str) -> FilterCompiler:
                 ),
                 {
                     "value": Field(scim_group_members.c.group_id, case_exact=True),
-                    "display": Field(group_names.scalar_subquery()),
+                    "display": Field(_GROUP_NAMES),
                 },
             ),
         },
@@ -380,8 +396,11 @@ class ScimStore:
         where = [members.c.org_id == org_id, members.c.status != m.MemberStatus.REMOVED.value]
         if query.filter is not None:
             where.append(_user_compiler(self.dialect, org_id).compile(query.filter))
-        sortable = {**_USER_SORT, **user_sort_columns(members.c.attributes, self.dialect)}
-        sort = _sort_column(query.sort, sortable, CORE_USER_URN) if query.sort is not None else None
+        sort = (
+            _sort_column(query.sort, _user_sortable(self.dialect), CORE_USER_URN)
+            if query.sort is not None
+            else None
+        )
         return list_page(self.session, m.Member, members, where, sort, query)
 
     def set_user_emails(

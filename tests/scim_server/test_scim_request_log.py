@@ -4,13 +4,16 @@ the outbox worker after the retention period."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from scimkit import ScimOrg, make_scim_org, new_user
+from statement_counter import count_statements
 
 from gateway.domain import model as m
 from gateway.outbox import build_worker
 from gateway.services import Services
+from gateway.storage.scim_log_tables import scim_request_log as log_table
 from tests.conftest import FakeClock
 
 CLI = m.Actor.cli()
@@ -111,3 +114,66 @@ def test_group_role_mappings_through_the_api(
     assert [(mp["group_name"], mp["role"]) for mp in listed] == [("IT Admins", "admin")]
     assert client.delete(f"{API}/scim/group-roles/IT Admins", headers=auth).get_json()["items"] == []
     assert client.delete(f"{API}/scim/group-roles/IT Admins", headers=auth).status_code == 404
+
+
+def _rows_in_table(services: Services) -> list[tuple[str, str]]:
+    with services.db.engine.connect() as conn:
+        return [
+            (row.method, row.path)
+            for row in conn.execute(sa.select(log_table.c.method, log_table.c.path).order_by(log_table.c.id))
+        ]
+
+
+def test_a_lookup_entry_waits_and_is_written_with_the_next_write(
+    acme: ScimOrg, app_services: Services
+) -> None:
+    acme.scim.post("/Users", new_user("first@acme.test"))
+    assert acme.scim.get('/Users?filter=userName eq "first@acme.test"').status_code == 200
+    assert acme.scim.get("/Groups").status_code == 200
+    assert _rows_in_table(app_services) == [("POST", "/scim/v2/Users")]  # the reads wrote nothing
+    with count_statements(app_services.db.engine) as counted:
+        assert acme.scim.post("/Users", new_user("ada@acme.test")).status_code == 201
+    assert len(counted.matching("INSERT INTO scim_request_log")) == 1 and counted.transactions == 1
+    assert _rows_in_table(app_services) == [
+        ("POST", "/scim/v2/Users"),
+        ("GET", "/scim/v2/Users"),
+        ("GET", "/scim/v2/Groups"),
+        ("POST", "/scim/v2/Users"),
+    ]
+
+
+def test_read_entries_are_written_together_once_enough_wait_or_the_oldest_waited_long_enough(
+    acme: ScimOrg, app_services: Services
+) -> None:
+    log = app_services.scim_log
+    now = [100.0]
+    log._monotonic = lambda: now[0]
+    log.read_batch_rows = 3
+    acme.scim.get("/Users")
+    acme.scim.get("/Groups")
+    assert _rows_in_table(app_services) == []
+    acme.scim.get("/Users/nobody")  # a refused read (404) waits like any other
+    assert [method for method, _ in _rows_in_table(app_services)] == ["GET"] * 3
+
+    acme.scim.get("/Users")
+    now[0] += log.read_batch_seconds - 0.01
+    acme.scim.get("/Groups")
+    assert len(_rows_in_table(app_services)) == 3
+    now[0] += 0.02  # the first of the waiting entries is now older than read_batch_seconds
+    acme.scim.get("/Schemas")
+    assert len(_rows_in_table(app_services)) == 6
+
+
+def test_without_batching_every_read_entry_is_written_at_once(acme: ScimOrg, app_services: Services) -> None:
+    app_services.scim_log.read_batch_seconds = 0
+    acme.scim.get("/Users")
+    assert _rows_in_table(app_services) == [("GET", "/scim/v2/Users")]
+
+
+def test_waiting_entries_are_written_when_the_process_stops(acme: ScimOrg, app_services: Services) -> None:
+    acme.scim.get("/Users")
+    assert _rows_in_table(app_services) == []
+    app_services.scim_log.write_reads()  # what the WSGI entry point registers to run at exit
+    assert _rows_in_table(app_services) == [("GET", "/scim/v2/Users")]
+    app_services.scim_log.write_reads()  # nothing left: writes nothing
+    assert len(_rows_in_table(app_services)) == 1
