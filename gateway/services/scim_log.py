@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from gateway.services.base import ServiceBase
 from gateway.storage.scim_log_tables import scim_request_log as log_table
@@ -25,12 +26,19 @@ class ScimRequestEntry:
     detail: str | None = None
     token_prefix: str | None = None
     request_id: str | None = None
+    migration_email: str | None = None
+    """Set only when the push was refused because this address's account belongs to another organization:
+    the address the organization's Admin may request the migration of (rule 12)."""
     at: datetime | None = None
     id: int | None = None
 
     @property
     def refused(self) -> bool:
         return self.status >= 400
+
+    @property
+    def offers_migration(self) -> bool:
+        return self.refused and self.migration_email is not None
 
 
 @dataclass(frozen=True)
@@ -42,14 +50,36 @@ class ScimLogFilter:
     scim_type: str | None = None
     path: str | None = None
     """A prefix of the request path, e.g. ``/scim/v2/Users``."""
+    offers_migration: bool = False
+    """Only refusals whose account belongs to another organization (a migration can be requested)."""
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    if len(rows) == 1:
+        session.execute(sa.insert(log_table).values(**rows[0]))
+    else:
+        session.execute(sa.insert(log_table), rows)
 
 
 class ScimLogService(ServiceBase):
-    def record(self, entry: ScimRequestEntry) -> None:
-        """One INSERT: in the caller's transaction when it writes, else in a short one after it."""
-        values: dict[str, Any] = {
+    def record(self, *entries: ScimRequestEntry) -> None:
+        """One INSERT (of one row per entry): in the caller's transaction when it writes, else in a short one
+        after it."""
+        if not entries:
+            return
+        now = self.now()
+        rows = [self._row(entry, now) for entry in entries]
+        with self.db.transaction() as tx:
+            if tx.write:
+                _insert(tx.session, rows)
+            else:
+                tx.defer(lambda later: _insert(later.session, rows))
+
+    @staticmethod
+    def _row(entry: ScimRequestEntry, now: datetime) -> dict[str, Any]:
+        return {
             "org_id": entry.org_id,
-            "at": entry.at or self.now(),
+            "at": entry.at or now,
             "method": entry.method[:8],
             "path": entry.path[:500],
             "status": entry.status,
@@ -57,12 +87,8 @@ class ScimLogService(ServiceBase):
             "detail": (entry.detail or None) and entry.detail[:500],
             "token_prefix": (entry.token_prefix or None) and entry.token_prefix[:20],
             "request_id": (entry.request_id or None) and entry.request_id[:64],
+            "migration_email": (entry.migration_email or None) and entry.migration_email[:320],
         }
-        with self.db.transaction() as tx:
-            if tx.write:
-                tx.session.execute(sa.insert(log_table).values(**values))
-            else:
-                tx.defer(lambda later: later.session.execute(sa.insert(log_table).values(**values)))
 
     def list(
         self, org_id: str, where: ScimLogFilter | None = None, *, offset: int = 0, limit: int = 50
@@ -80,6 +106,8 @@ class ScimLogService(ServiceBase):
             conditions.append(log_table.c.method == where.method.upper())
         if where.scim_type:
             conditions.append(log_table.c.scim_type == where.scim_type)
+        if where.offers_migration:
+            conditions += [log_table.c.status >= 400, log_table.c.migration_email.is_not(None)]
         if where.path:
             escaped = where.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conditions.append(log_table.c.path.like(escaped + "%", escape="\\"))
