@@ -12,6 +12,7 @@ from gateway.services.provisioning import ProvisioningService
 from scim.discovery import MAX_BULK_OPERATIONS
 from scim.endpoints import Call, Caller, Result, dispatch
 from scim.errors import ScimError, describe, error_body
+from scim.request_log import remember_bulk_refusal
 from scim.schema import BULK_REQUEST_URN, BULK_RESPONSE_URN, InvalidSyntax
 
 _METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -74,8 +75,9 @@ def _run_one(
             service, caller, Call(method, path, {}, _substitute(fields.get("data"), resolve), headers)
         )
     except Exception as error:
-        status, detail, scim_type = describe(error)
-        answer.update(status=str(status), response=error_body(status, detail, scim_type))
+        described = describe(error)
+        answer.update(status=str(described[0]), response=error_body(*described))
+        remember_bulk_refusal(fields, error, described)
         return answer
     answer["status"] = str(result.status)
     if result.body is not None and "meta" in result.body:

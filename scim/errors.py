@@ -1,5 +1,10 @@
 """The one place where errors become SCIM Error responses (RFC 7644 section 3.12): ``schemas``, ``status`` as
-a string, ``scimType`` where the RFC defines one, and a ``detail`` that says what to fix."""
+a string, ``scimType`` where the RFC defines one, and a ``detail`` that says what to fix.
+
+An address whose account belongs to another organization is ``409 uniqueness`` (the value is in use), and its
+``detail`` says the way forward (rule 12): an Admin of this organization requests the account's migration, in
+the console or over the admin API, and the IdP sends the user again once it is applied. Like the invitation and
+sign-in refusals it says nothing about the other organization."""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ from gateway.domain import errors as e
 from gateway.domain.groups import InvalidFilter, VersionMismatch
 from gateway.observability import request_id
 from gateway.services.cursors import ExpiredCursor, InvalidCursor
+from gateway.wiring import settings
 from scim.filter import InvalidPath
+from scim.request_log import remember_refusal
 from scim.schema import ERROR_URN, InvalidSyntax, InvalidValue, MutabilityError, NoTarget
 
 SCIM_JSON = "application/scim+json"
@@ -57,6 +64,27 @@ _MAPPING: list[tuple[type[Exception], int, str | None]] = [
 ]
 
 
+MIGRATIONS_PAGE = "/admin/migrations"
+MIGRATIONS_API = "/api/v1/account-migrations"
+
+
+def migration_hint() -> str:
+    """What the target organization's Admin does about an account that belongs to another organization."""
+    config = settings()
+    return (
+        "An Admin of this organization can request the migration: Request migration next to this request in "
+        f"the SCIM request log, or {config.url(MIGRATIONS_PAGE)}, or POST {config.url(MIGRATIONS_API)}. "
+        "Send the user again once the migration is applied."
+    )
+
+
+def _detail(error: Exception) -> str:
+    message = getattr(error, "message", str(error))
+    if isinstance(error, e.AccountInOtherOrganization):
+        return f"{message} {migration_hint()}"
+    return message
+
+
 def error_body(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"schemas": [ERROR_URN], "status": str(status), "detail": detail}
     if scim_type:
@@ -75,7 +103,7 @@ def describe(error: Exception) -> tuple[int, str, str | None]:
         return status, error.description or error.name, None
     for cls, status, scim_type in _MAPPING:
         if isinstance(error, cls):
-            return status, getattr(error, "message", str(error)), scim_type
+            return status, _detail(error), scim_type
     if isinstance(error, e.DomainError):
         return 400, error.message, None
     log.exception("unexpected error in SCIM request", extra={"request_id": request_id()})
@@ -94,6 +122,7 @@ def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(error: Exception) -> Response:
+    remember_refusal(error)
     status, detail, scim_type = describe(error)
     headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if status == 401 else {}
     if isinstance(error, e.RateLimited | e.Unavailable):

@@ -271,7 +271,7 @@ class ProvisioningService(ServiceBase):
         if email == member.email:
             return
         if tx.live_account_elsewhere(org.id, email) is not None:
-            raise AccountInOtherOrganization(ACCOUNT_ELSEWHERE)
+            raise AccountInOtherOrganization(ACCOUNT_ELSEWHERE, email=email)
         if tx.member_by_email(org.id, email) is not None:
             raise Conflict(
                 "Another member of this organization already has this email address.", field="emails"

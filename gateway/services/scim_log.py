@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory
 from gateway.storage.db import Database
@@ -39,12 +40,19 @@ class ScimRequestEntry:
     detail: str | None = None
     token_prefix: str | None = None
     request_id: str | None = None
+    migration_email: str | None = None
+    """Set only when the push was refused because this address's account belongs to another organization:
+    the address the organization's Admin may request the migration of (rule 12)."""
     at: datetime | None = None
     id: int | None = None
 
     @property
     def refused(self) -> bool:
         return self.status >= 400
+
+    @property
+    def offers_migration(self) -> bool:
+        return self.refused and self.migration_email is not None
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,17 @@ class ScimLogFilter:
     scim_type: str | None = None
     path: str | None = None
     """A prefix of the request path, e.g. ``/scim/v2/Users``."""
+    offers_migration: bool = False
+    """Only refusals whose account belongs to another organization (a migration can be requested)."""
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if len(rows) == 1:
+        session.execute(sa.insert(log_table).values(**rows[0]))
+    else:
+        session.execute(sa.insert(log_table), rows)
 
 
 class ScimLogService(ServiceBase):
@@ -78,12 +97,24 @@ class ScimLogService(ServiceBase):
         self._reads_since = 0.0
         self._reads_lock = threading.Lock()
 
-    def record(self, entry: ScimRequestEntry) -> None:
-        """In the caller's transaction when it writes (with the read entries waiting in this process), else
-        kept with the other reads' entries (see the module docstring)."""
-        values: dict[str, Any] = {
+    def record(self, *entries: ScimRequestEntry) -> None:
+        """One INSERT (of one row per entry) in the caller's transaction when it writes, with the read entries
+        waiting in this process; else the entries wait with the other reads' (see the module docstring)."""
+        if not entries:
+            return
+        now = self.now()
+        rows = [self._row(entry, now) for entry in entries]
+        with self.db.transaction() as tx:
+            if tx.write:
+                self._insert(tx, rows)
+            elif self._keep_reads(rows):
+                tx.defer(self.write_reads)
+
+    @staticmethod
+    def _row(entry: ScimRequestEntry, now: datetime) -> dict[str, Any]:
+        return {
             "org_id": entry.org_id,
-            "at": entry.at or self.now(),
+            "at": entry.at or now,
             "method": entry.method[:8],
             "path": entry.path[:500],
             "status": entry.status,
@@ -91,20 +122,16 @@ class ScimLogService(ServiceBase):
             "detail": (entry.detail or None) and entry.detail[:500],
             "token_prefix": (entry.token_prefix or None) and entry.token_prefix[:20],
             "request_id": (entry.request_id or None) and entry.request_id[:64],
+            "migration_email": (entry.migration_email or None) and entry.migration_email[:320],
         }
-        with self.db.transaction() as tx:
-            if tx.write:
-                self._insert(tx, [*self._take_reads(), values])
-            elif self._keep_read(values):
-                tx.defer(self.write_reads)
 
-    def _keep_read(self, values: dict[str, Any]) -> bool:
-        """Keep a read's entry; true when the waiting entries are due to be written."""
+    def _keep_reads(self, rows: list[dict[str, Any]]) -> bool:
+        """Keep reads' entries; true when the waiting entries are due to be written."""
         now = self._monotonic()
         with self._reads_lock:
             if not self._reads:
                 self._reads_since = now
-            self._reads.append(values)
+            self._reads.extend(rows)
             return (
                 len(self._reads) >= self.read_batch_rows or now - self._reads_since >= self.read_batch_seconds
             )
@@ -115,23 +142,21 @@ class ScimLogService(ServiceBase):
             return taken
 
     def _insert(self, tx: Store, rows: list[dict[str, Any]]) -> None:
+        waiting = self._take_reads()
         try:
-            tx.session.execute(sa.insert(log_table), rows)
+            _insert(tx.session, [*waiting, *rows])
         except BaseException:
             with self._reads_lock:  # the read entries wait for the next write
-                self._reads[:0] = rows[:-1]
+                self._reads[:0] = waiting
             raise
 
     def write_reads(self, tx: Store | None = None) -> None:
         """Write the read entries waiting in this process (in ``tx``, or in a transaction of their own)."""
-        rows = self._take_reads()
-        if not rows:
-            return
         if tx is not None:
-            tx.session.execute(sa.insert(log_table), rows)
+            self._insert(tx, [])
             return
         with self.db.transaction() as own:
-            own.session.execute(sa.insert(log_table), rows)
+            self._insert(own, [])
 
     def list(
         self, org_id: str, where: ScimLogFilter | None = None, *, offset: int = 0, limit: int = 50
@@ -150,6 +175,8 @@ class ScimLogService(ServiceBase):
             conditions.append(log_table.c.method == where.method.upper())
         if where.scim_type:
             conditions.append(log_table.c.scim_type == where.scim_type)
+        if where.offers_migration:
+            conditions += [log_table.c.status >= 400, log_table.c.migration_email.is_not(None)]
         if where.path:
             escaped = where.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conditions.append(log_table.c.path.like(escaped + "%", escape="\\"))

@@ -1,7 +1,9 @@
 """The SCIM request log (every SCIM request, refused ones included) and IdP group -> role mappings.
 
-``GET /scim/requests`` filters by ``outcome`` (``ok`` or ``refused``), ``status``, ``method``, ``scim_type``
-and ``path`` (a prefix, e.g. ``/scim/v2/Users``), newest first. Group mappings: ``GET /scim/group-roles``,
+``GET /scim/requests`` filters by ``outcome`` (``ok`` or ``refused``), ``status``, ``method``, ``scim_type``,
+``path`` (a prefix, e.g. ``/scim/v2/Users``) and ``offers_migration``, newest first. A push refused because the
+address's account belongs to another organization carries that ``email`` and ``request_migration``, the
+endpoint that requests the account's migration (as the ``account-in-other-organization`` problem does). Group mappings: ``GET /scim/group-roles``,
 ``PUT /scim/group-roles`` with ``{"group_name", "role"}``, ``DELETE /scim/group-roles/<group_name>``.
 """
 
@@ -14,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
 from gateway.api.auth import Access, access, principal
-from gateway.api.blueprint import bp
+from gateway.api.blueprint import PREFIX, bp
 from gateway.api.inputs import load_body, load_query
 from gateway.api.paging import PageQuery, Paging
 from gateway.domain import model as m
@@ -28,6 +30,7 @@ class ScimLogQuery(PageQuery):
     method = fields.Str(validate=validate.OneOf(["GET", "POST", "PUT", "PATCH", "DELETE"]))
     scim_type = fields.Str(validate=validate.Length(min=1, max=40))
     path = fields.Str(validate=validate.Length(min=1, max=500))
+    offers_migration = fields.Bool()
 
 
 class GroupRoleBody(Schema):
@@ -47,6 +50,8 @@ def _entry(value: ScimRequestEntry) -> dict[str, Any]:
         "detail": value.detail,
         "token_prefix": value.token_prefix,
         "request_id": value.request_id,
+        "email": value.migration_email if value.offers_migration else None,
+        "request_migration": f"POST {PREFIX}/account-migrations" if value.offers_migration else None,
     }
 
 
@@ -58,6 +63,7 @@ def list_scim_requests() -> ResponseReturnValue:
     where = ScimLogFilter(
         outcome=query.get("outcome"), status=query.get("status"), method=query.get("method"),
         scim_type=query.get("scim_type"), path=query.get("path"),
+        offers_migration=bool(query.get("offers_migration")),
     )  # fmt: skip
     items, total = services().scim_log.list(
         principal().org.id, where, offset=paging.offset, limit=paging.limit

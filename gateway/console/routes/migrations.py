@@ -1,7 +1,7 @@
 """Account migrations (rule 12) in the console.
 
-Admins of the target organization request one (with a preview first), often from a refused invitation or a
-refused sign-in listed here; Admins of the source organization approve or refuse; the person whose account it
+Admins of the target organization request one (with a preview first), often from a refused invitation, or a
+refused sign-in or SCIM push listed here (the SCIM request log offers it too); Admins of the source organization approve or refuse; the person whose account it
 is confirms it (or refuses it) here, signed in with their current sign-in."""
 
 from __future__ import annotations
@@ -15,19 +15,25 @@ from gateway.console.guard import member_may_post, viewer
 from gateway.domain.errors import DomainError
 from gateway.domain.policy import normalize_email, role_from_value
 from gateway.services.account_migration import MigrationPreview
+from gateway.services.scim_log import ScimLogFilter
 from gateway.wiring import services
 
 REFUSED_ARRIVALS_SHOWN = 20
 
 
 def _refused_arrivals(org_id: str) -> list[str]:
-    """Addresses whose sign-in here was refused because their account belongs to another organization."""
+    """Addresses whose sign-in or SCIM push here was refused because their account belongs to another
+    organization."""
     events, _ = services().audit.list(org_id, action="sign_in.refused", limit=200)
     emails: list[str] = []
     for event in events:
         email = (event.details or {}).get("email")
         if (event.details or {}).get("reason") == "account_in_other_organization" and email not in emails:
             emails.append(str(email))
+    pushes, _ = services().scim_log.list(org_id, ScimLogFilter(offers_migration=True), limit=200)
+    for entry in pushes:
+        if entry.migration_email and entry.migration_email not in emails:
+            emails.append(entry.migration_email)
     return emails[:REFUSED_ARRIVALS_SHOWN]
 
 

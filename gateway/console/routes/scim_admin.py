@@ -1,5 +1,6 @@
-"""The SCIM page's request log (every SCIM request, refused ones included, filterable) and its IdP group ->
-role mappings. The page itself is rendered by ``credentials``; this module supplies the extra context and the
+"""The SCIM page's request log (every SCIM request, refused ones included, filterable; a push refused because
+the account belongs to another organization offers to request its migration) and its IdP group -> role
+mappings. The page itself is rendered by ``credentials``; this module supplies the extra context and the
 mapping forms."""
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from gateway.services.scim_log import OUTCOMES, ScimLogFilter
 from gateway.wiring import services
 
 LOG_PAGE = 50
+MIGRATION_OUTCOME = "migration"
+"""The outcome filter for pushes refused because the account belongs to another organization: each offers
+"Request migration", which opens the account migration's preview with the address filled in."""
 
 
 def _filter() -> tuple[ScimLogFilter, dict[str, str]]:
@@ -27,6 +31,7 @@ def _filter() -> tuple[ScimLogFilter, dict[str, str]]:
     status = int(args["status"]) if args["status"].isdigit() else None
     where = ScimLogFilter(
         outcome=args["outcome"] if args["outcome"] in OUTCOMES else None,
+        offers_migration=args["outcome"] == MIGRATION_OUTCOME,
         status=status,
         method=args["method"].upper() or None,
         scim_type=args["scim_type"] or None,
