@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 
 from gateway.domain import model as m
+from gateway.storage import hot_statements as hot
 from gateway.storage.store import Store
 
 
@@ -44,11 +45,7 @@ class DomainStore:
         wanted = sorted(set(names))
         if not wanted:
             return None
-        return self.session.scalar(
-            sa.select(m.Domain.domain)
-            .where(m.Domain.domain.in_(wanted), m.Domain.verified.is_(True), m.Domain.org_id != org_id)
-            .limit(1)
-        )
+        return self.session.scalar(hot.foreign_verified_domain(), {"names": wanted, "org_id": org_id})
 
     def unverified_claims_elsewhere(self, org_id: str, name: str) -> Sequence[m.Domain]:
         return self.session.scalars(

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from gateway.domain import model as m
+from gateway.storage import hot_statements as hot
 from gateway.storage.outbox_tables import (
     OPEN_STATUSES,
     DeliveryAttempt,
@@ -70,17 +70,8 @@ class OutboxStore:
         """Take the organization's next ``count`` event numbers and return the last of them. The upsert keeps
         the cursor row locked until commit, so a concurrent transaction of the same organization waits and
         numbers stay gapless and in commit order."""
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        stmt = (
-            insert(outbox_cursors)
-            .values(org_id=org_id, last_seq=count)
-            .on_conflict_do_update(
-                index_elements=[outbox_cursors.c.org_id],
-                set_={"last_seq": outbox_cursors.c.last_seq + count},
-            )
-            .returning(outbox_cursors.c.last_seq)
-        )
-        return int(self.session.execute(stmt).scalar_one())
+        stmt = hot.reserve_seqs(self.session.get_bind().dialect.name)
+        return int(self.session.execute(stmt, {"org_id": org_id, "count": count}).scalar_one())
 
     def events_after(
         self, org_id: str, after: int, limit: int, types: Sequence[str] | None = None
@@ -101,11 +92,7 @@ class OutboxStore:
 
     # -- endpoints -----------------------------------------------------------------------------------------
     def endpoints(self, org_id: str) -> Sequence[WebhookEndpoint]:
-        return self.session.scalars(
-            sa.select(WebhookEndpoint)
-            .where(WebhookEndpoint.org_id == org_id)
-            .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
-        ).all()
+        return self.session.scalars(hot.webhook_endpoints(), {"org_id": org_id}).all()
 
     def endpoint(self, org_id: str, endpoint_id: str) -> WebhookEndpoint | None:
         endpoint = self.session.get(WebhookEndpoint, endpoint_id)

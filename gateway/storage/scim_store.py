@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from gateway.domain import groups as g
 from gateway.domain import model as m
+from gateway.storage import hot_statements as hot
 from gateway.storage.scim_enterprise import phone_numbers, user_json_expressions, user_sort_columns
 from gateway.storage.scim_paging import list_page
 from gateway.storage.scim_tables import (
@@ -363,6 +364,22 @@ def _sort_column(spec: g.SortSpec, columns: dict[str, Any], urn: str) -> Any:
     return column.desc() if spec.descending else column.asc()
 
 
+def _user_name_lookup(query: g.Query) -> str | None:
+    """The userName of a plain ``userName eq "..."`` query (no sort, no keyset), else None."""
+    node = query.filter
+    if (
+        isinstance(node, g.Compare)
+        and node.op == "eq"
+        and isinstance(node.value, str)
+        and query.sort is None
+        and query.after is None
+        and query.before is None
+        and _key(node.path, CORE_USER_URN) == "username"
+    ):
+        return node.value
+    return None
+
+
 # -- the store ---------------------------------------------------------------------------------------------
 class ScimStore:
     """SCIM queries inside one ``Store`` transaction."""
@@ -393,6 +410,13 @@ class ScimStore:
         ).first()
 
     def users(self, org_id: str, query: g.Query) -> tuple[list[m.Member], int]:
+        user_name = _user_name_lookup(query)
+        if user_name is not None:
+            # The identity provider's lookup before every push: at most one live user (a unique index).
+            found = self.session.scalars(
+                hot.live_user_by_user_name(), {"org_id": org_id, "user_name": user_name.lower()}
+            ).all()
+            return list(found[query.offset : query.offset + query.limit]), len(found)
         where = [members.c.org_id == org_id, members.c.status != m.MemberStatus.REMOVED.value]
         if query.filter is not None:
             where.append(_user_compiler(self.dialect, org_id).compile(query.filter))
@@ -449,10 +473,7 @@ class ScimStore:
         result: dict[str, list[tuple[str, str]]] = {mid: [] for mid in member_ids}
         for chunk in _chunks(list(member_ids)):
             rows = self.session.execute(
-                sa.select(scim_group_members.c.member_id, scim_groups.c.id, scim_groups.c.display_name)
-                .join(scim_groups, scim_groups.c.id == scim_group_members.c.group_id)
-                .where(scim_group_members.c.org_id == org_id, scim_group_members.c.member_id.in_(chunk))
-                .order_by(scim_groups.c.display_name, scim_groups.c.id)
+                hot.groups_of_members(), {"org_id": org_id, "member_ids": list(chunk)}
             )
             for member_id, group_id, name in rows:
                 result[member_id].append((group_id, name))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain import model as m
 from gateway.domain.errors import Conflict
+from gateway.storage import hot_statements as hot
 from gateway.storage.constraints import domain_error_for
 from gateway.storage.keysets import AUDIT_ORDER, INVITATION_ORDER, MEMBER_ORDER, Keyset
 from gateway.storage.search_tables import condition as search_condition
@@ -37,8 +38,6 @@ _AUDIT_COLUMNS = (
 )  # fmt: skip
 
 _ADMIN_CHANGES = 0x61646D6E
-_EMAIL_JOINS = 0x6A6F696E
-"""First key of the PostgreSQL advisory lock that serializes the joins of one email in one organization."""
 """First key of the PostgreSQL advisory lock that serializes changes able to remove an org's last Admin."""
 
 
@@ -230,10 +229,7 @@ class Store:
         so the second sees the first's member instead of colliding with it. (SQLite serializes writers.)"""
         if self.dialect != "postgresql":
             return
-        self.session.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
-            {"kind": _EMAIL_JOINS, "key": f"{org_id}:{email}"},
-        )
+        self.session.execute(hot.LOCK_EMAIL, {"key": f"{org_id}:{email}"})
 
     def note_member_locked(self, member_id: str) -> None:
         """A member this transaction inserted: nobody else sees the row before commit, so it counts as locked."""
@@ -281,20 +277,10 @@ class Store:
     def member_and_block(self, org_id: str, email: str) -> tuple[m.Member | None, bool]:
         """The member with this email (removed ones too) and whether an Admin blocked the address, in one
         query (a SCIM create asks both), after taking the email's join lock (``lock_email``)."""
-        blocked = (
-            sa.exists()
-            .where(m.BlockedEmail.org_id == org_id, m.BlockedEmail.email == email)
-            .correlate(None)
-            .label("blocked")
-        )
-        one = sa.select(sa.literal(1).label("one")).subquery("one")
-        stmt = (
-            sa.select(m.Member, blocked)
-            .select_from(one)
-            .outerjoin(m.Member, sa.and_(m.Member.org_id == org_id, m.Member.email == email))
-        )
         self.lock_email(org_id, email)
-        member, is_blocked = self.session.execute(stmt).one()
+        member, is_blocked = self.session.execute(
+            hot.member_and_block(), {"org_id": org_id, "email": email}
+        ).one()
         return member, bool(is_blocked)
 
     def live_account_elsewhere(self, org_id: str, email: str) -> m.Member | None:
@@ -505,16 +491,8 @@ class Store:
     ) -> tuple[m.ScimToken, m.Organization] | None:
         """The token and its organization in one query; ``lock_org`` also takes the organization's shared
         lock (a SCIM write), so authenticating, checking the mode and writing cost one round trip less."""
-        stmt = (
-            sa.select(m.ScimToken, m.Organization)
-            .join(m.Organization, m.Organization.id == m.ScimToken.org_id)
-            .where(m.ScimToken.token_hash == token_hash)
-        )
-        if lock_org and self.dialect != "sqlite":
-            stmt = stmt.with_for_update(read=True, of=m.Organization.__table__).execution_options(
-                populate_existing=True
-            )
-        row = self.session.execute(stmt).one_or_none()
+        stmt = hot.token_with_org(shared_lock=lock_org and self.dialect != "sqlite")
+        row = self.session.execute(stmt, {"token_hash": token_hash}).one_or_none()
         if row is None:
             return None
         if lock_org:

@@ -1,0 +1,124 @@
+"""The statements of the hot paths (a SCIM create or lookup, a sign-in), built once and run with bound values.
+
+Building a statement (``select(...).where(...)``) costs more than SQLAlchemy's cached execution of it: about 60
+to 90 microseconds of Python per statement, against 20 to 40 for running a prebuilt one, on a request that an
+identity provider sends 100,000 times during a first sync. Each statement here is built on first use (the ORM
+mapping must exist by then) and reused; values go in as bound parameters, never as SQL text.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.domain import model as m
+from gateway.storage.outbox_tables import WebhookEndpoint, outbox_cursors
+from gateway.storage.scim_tables import scim_group_members, scim_groups
+from gateway.storage.tables import organizations
+
+_EMAIL_JOINS = 0x6A6F696E
+"""First key of the PostgreSQL advisory lock that serializes the joins of one email in one organization."""
+
+
+@functools.cache
+def token_with_org(*, shared_lock: bool) -> sa.Select[Any]:
+    """A SCIM token and its organization by the token's hash (``:token_hash``); ``shared_lock`` also takes the
+    organization row's shared lock (PostgreSQL ``FOR SHARE``), as a SCIM write does."""
+    stmt = (
+        sa.select(m.ScimToken, m.Organization)
+        .join(m.Organization, m.Organization.id == m.ScimToken.org_id)
+        .where(m.ScimToken.token_hash == sa.bindparam("token_hash"))
+    )
+    if shared_lock:
+        stmt = stmt.with_for_update(read=True, of=organizations).execution_options(populate_existing=True)
+    return stmt
+
+
+@functools.cache
+def member_and_block() -> sa.Select[Any]:
+    """The member with ``:email`` in ``:org_id`` (removed ones too, or NULLs) and whether the address is blocked."""
+    org_id, email = sa.bindparam("org_id"), sa.bindparam("email")
+    blocked = (
+        sa.exists()
+        .where(m.BlockedEmail.org_id == org_id, m.BlockedEmail.email == email)
+        .correlate(None)
+        .label("blocked")
+    )
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
+    return (
+        sa.select(m.Member, blocked)
+        .select_from(one)
+        .outerjoin(m.Member, sa.and_(m.Member.org_id == org_id, m.Member.email == email))
+    )
+
+
+LOCK_EMAIL = sa.text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))").bindparams(kind=_EMAIL_JOINS)
+"""PostgreSQL only: the advisory lock on ``:key`` (``<org id>:<email>``) for the rest of the transaction."""
+
+
+@functools.cache
+def foreign_verified_domain() -> sa.Select[Any]:
+    """One of ``:names`` that an organization other than ``:org_id`` holds verified."""
+    return (
+        sa.select(m.Domain.domain)
+        .where(
+            m.Domain.domain.in_(sa.bindparam("names", expanding=True)),
+            m.Domain.verified.is_(True),
+            m.Domain.org_id != sa.bindparam("org_id"),
+        )
+        .limit(1)
+    )
+
+
+@functools.cache
+def live_user_by_user_name() -> sa.Select[Any]:
+    """The live member of ``:org_id`` whose userName is ``:user_name`` (case-insensitive), through the unique
+    index on live userNames: at most one row."""
+    return sa.select(m.Member).where(
+        m.Member.org_id == sa.bindparam("org_id"),
+        sa.func.lower(m.Member.user_name) == sa.bindparam("user_name"),
+        m.Member.status != m.MemberStatus.REMOVED,
+    )
+
+
+@functools.cache
+def groups_of_members() -> sa.Select[Any]:
+    """(member id, group id, group name) of the groups the members ``:member_ids`` of ``:org_id`` are in."""
+    return (
+        sa.select(scim_group_members.c.member_id, scim_groups.c.id, scim_groups.c.display_name)
+        .join(scim_groups, scim_groups.c.id == scim_group_members.c.group_id)
+        .where(
+            scim_group_members.c.org_id == sa.bindparam("org_id"),
+            scim_group_members.c.member_id.in_(sa.bindparam("member_ids", expanding=True)),
+        )
+        .order_by(scim_groups.c.display_name, scim_groups.c.id)
+    )
+
+
+@functools.cache
+def webhook_endpoints() -> sa.Select[Any]:
+    """The webhook endpoints of ``:org_id`` in the order they were added."""
+    return (
+        sa.select(WebhookEndpoint)
+        .where(WebhookEndpoint.org_id == sa.bindparam("org_id"))
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    )
+
+
+@functools.cache
+def reserve_seqs(dialect: str) -> sa.Insert:
+    """Take ``:count`` more event numbers of ``:org_id``, returning the last (an upsert of its cursor row)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    count = sa.bindparam("count", type_=sa.BigInteger)
+    return (
+        insert(outbox_cursors)
+        .values(org_id=sa.bindparam("org_id"), last_seq=count)
+        .on_conflict_do_update(
+            index_elements=[outbox_cursors.c.org_id],
+            set_={"last_seq": outbox_cursors.c.last_seq + count},
+        )
+        .returning(outbox_cursors.c.last_seq)
+    )
