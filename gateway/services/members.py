@@ -129,8 +129,6 @@ class MemberService(ServiceBase):
                 created_at=now,
                 updated_at=now,
             )
-            tx.add(member)
-            tx.note_member_locked(member.id)
         elif member.status is not m.MemberStatus.REMOVED:
             raise EmailTaken("A member with this email address already exists in this organization.")
         else:
@@ -143,10 +141,16 @@ class MemberService(ServiceBase):
         if profile is not None:
             profile.apply(member)
         member.scim_linked = path is m.JoinPath.SCIM
-        tx.flush()
         project_id = tx.default_project_id(org.id)
-        if not restored or tx.project_membership(org.id, project_id, member.id) is None:
-            tx.add(m.ProjectMembership(new_id(), org.id, project_id, member.id, now))
+        if restored:
+            tx.flush()
+            if tx.project_membership(org.id, project_id, member.id) is None:
+                tx.add(m.ProjectMembership(new_id(), org.id, project_id, member.id, now))
+        else:
+            # A new member is written at once, whole (a join is the hot path of a first sync).
+            tx.insert_new(member)
+            tx.note_member_locked(member.id)
+            tx.insert_new(m.ProjectMembership(new_id(), org.id, project_id, member.id, now))
         self.audit(
             tx, org.id, actor, "member.joined", member,
             email=email, role=role.value, via=path.value, restored=restored, project_id=project_id,

@@ -97,6 +97,20 @@ class _InTransaction:
         yield self._tx
 
 
+@contextmanager
+def _naming_user_name(record: UserRecord) -> Iterator[None]:
+    """A userName another live user holds (the database's unique index decides, also between two concurrent
+    requests) is refused naming it."""
+    try:
+        yield
+    except Conflict as exc:
+        if exc.details.get("field") == "userName":
+            raise Conflict(
+                f"A user with userName {record.user_name!r} already exists.", field="userName"
+            ) from exc
+        raise
+
+
 def _claimed_role(attributes: dict[str, Any]) -> m.Role | None:
     roles = attributes.get("roles")
     if roles is None:
@@ -156,9 +170,10 @@ class ProvisioningService(ServiceBase):
                 attributes=dict(record.attributes),
             )
             members = self._members(tx)
-            member, created = members.provision_member(
-                org.id, email, g.resolve_role(claimed, [], m.Role.MEMBER), actor, profile
-            )
+            with _naming_user_name(record):
+                member, created = members.provision_member(
+                    org.id, email, g.resolve_role(claimed, [], m.Role.MEMBER), actor, profile
+                )
             if not created:
                 self._apply_user(tx, store, org, member, record, actor)
                 return UserView(member, store.groups_of_members(org.id, [member.id])[member.id])
@@ -174,14 +189,8 @@ class ProvisioningService(ServiceBase):
     def _written(tx: Store, record: UserRecord) -> None:
         """Send the user's rows now, so that a userName another live user holds (the database's unique index
         decides, also between two concurrent requests) is refused here, naming it."""
-        try:
+        with _naming_user_name(record):
             tx.flush()
-        except Conflict as exc:
-            if exc.details.get("field") == "userName":
-                raise Conflict(
-                    f"A user with userName {record.user_name!r} already exists.", field="userName"
-                ) from exc
-            raise
 
     def replace_user(
         self,

@@ -24,6 +24,12 @@ _EMAIL_JOINS = 0x6A6F696E
 
 
 @functools.cache
+def insert_into(table: sa.Table) -> sa.Insert:
+    """An INSERT of one row into ``table``, every column a bound parameter named after it."""
+    return sa.insert(table).values({c.key: sa.bindparam(c.key, type_=c.type) for c in table.columns})
+
+
+@functools.cache
 def token_with_org(*, shared_lock: bool) -> sa.Select[Any]:
     """A SCIM token and its organization by the token's hash (``:token_hash``); ``shared_lock`` also takes the
     organization row's shared lock (PostgreSQL ``FOR SHARE``), as a SCIM write does."""

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gateway.domain import model as m
 from gateway.domain.errors import Conflict
@@ -138,6 +138,18 @@ class Store:
             if conflict is not None:
                 raise Conflict(conflict) from exc
             raise domain_error_for(exc) or Conflict("This change conflicts with existing data.") from exc
+
+    def insert_new(self, obj: object) -> None:
+        """Insert a new object at once with one prebuilt INSERT (no unit of work), then hold it in the session
+        as a loaded object, so later changes to it in this transaction are written as usual. A uniqueness
+        violation is raised as ``flush`` raises it."""
+        table = sa.inspect(type(obj)).local_table
+        try:
+            self.session.execute(hot.insert_into(table), {c.key: getattr(obj, c.key) for c in table.columns})
+        except IntegrityError as exc:
+            raise domain_error_for(exc) or Conflict("This change conflicts with existing data.") from exc
+        make_transient_to_detached(obj)
+        self.session.add(obj)
 
     def get(self, cls: type[T], org_id: str, obj_id: str) -> T | None:
         obj = self.session.get(cls, obj_id)
