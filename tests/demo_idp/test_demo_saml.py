@@ -287,3 +287,23 @@ def test_cancelling_signs_nobody_in(idp: FlaskClient, seeded: dict) -> None:
     assert response.status_code == 200 and "Sign-in cancelled" in response.get_data(as_text=True)
     assert "SAMLResponse" not in response.get_data(as_text=True)
     assert idp.get("/me").status_code == 401
+
+
+def test_an_admin_tests_the_saml_connection_at_the_demo_idp_without_losing_their_session(
+    idp: FlaskClient, svc: Services, seeded: dict
+) -> None:
+    """The console's test sign-in works against the demo IdP as well: RelayState marks the test, and the demo
+    IdP carries it back with the assertion."""
+    assert _sign_in(idp, "admin@saml.example").status_code in (302, 303)
+    started = idp.get(f"/saml/{SLUG}/test", query_string={"next": "/admin/connections"})
+    assert started.status_code == 302, started.get_data(as_text=True)
+    _, fields = _form(_pick(idp, started.headers["Location"], "new.joiner@saml.example"))
+    answered = idp.post(f"/saml/{SLUG}/acs", data=fields)
+    assert answered.status_code == 303 and answered.headers["Location"] == "/admin/connections"
+    assert idp.get("/me").get_json()["email"] == "admin@saml.example"
+    report = svc.connections.by_slug(SLUG).config["last_test"]
+    assert report["ok"] is True and report["received"]["email"] == "new.joiner@saml.example"
+    assert report["received"]["issuer"] == IDP_ENTITY
+    assert report["outcome"]["action"] == "create"
+    emails = {mb.email for mb in svc.members.list(seeded["saml_org"]["id"], limit=10)[0]}
+    assert "new.joiner@saml.example" not in emails
