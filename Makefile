@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: the gateway on SQLite (instance/gateway.db) on http://127.0.0.1:8000, with two demo organizations
-## that sign in through the built-in demo identity provider (/demo-idp), and the outbox worker that delivers
+## make run: the gateway on SQLite (instance/gateway.db) on http://127.0.0.1:8000, with three demo organizations
+## that sign in through the built-in demo identity provider (/demo-idp: OIDC for demo.example and invite.example,
+## SAML 2.0 for saml.example), and the outbox worker that delivers
 ## invitation emails to the development mailbox (`.venv/bin/gateway mailbox`).
 run: export GATEWAY_DEMO_IDP = 1
 run: $(STAMP)

@@ -6,9 +6,14 @@ built-in demo identity provider (``/demo-idp``, on with ``GATEWAY_DEMO_IDP=1`` i
 - "invite-demo" (Invite Demo, invitation mode, domain invite.example): Admin admin@invite.example; people
   accept invitations by signing in with the platform login provider, which in the demo is the demo IdP too
   (``gateway demo env`` prints the ``GATEWAY_PLATFORM_*`` variables that say so).
+- "saml-demo" (SAML Demo, SSO mode, domain saml.example): its SAML connection is made from the demo IdP's SAML
+  metadata; Admin admin@saml.example and a member. One organization per protocol, so that the address typed
+  at ``/login`` decides the protocol shown (a second connection on "demo" would add a choice page instead).
 
-The seed runs while the server is not running, so the connection is stored with the demo IdP's endpoints as
-the IdP itself publishes them (``gateway.demo_idp.directory``) instead of being discovered over HTTP.
+The seed runs while the server is not running, so the connections are stored with the demo IdP's endpoints as
+the IdP itself publishes them (``gateway.services.demo_directory``; for SAML the metadata built by
+``gateway.services.demo_saml`` with the signing certificate in the instance folder, which the demo IdP serves
+at ``/demo-idp/saml/metadata``) instead of being fetched over HTTP.
 Running the seed again changes nothing but issuing a fresh admin API key.
 """
 
@@ -27,8 +32,10 @@ from gateway.domain import model as m
 from gateway.presets import load_preset
 from gateway.services import Services
 from gateway.services import demo_directory as directory
+from gateway.services.demo_saml import SamlSigningKey, idp_metadata
 from gateway.services.members import Profile
 from gateway.services.oidc_connections import ProviderMetadata, SecretBox
+from gateway.services.saml_connections import parse_idp_metadata
 from gateway.settings import Settings
 from gateway.wiring import services, settings
 
@@ -40,7 +47,12 @@ INVITE_SLUG = "invite-demo"
 INVITE_DOMAIN = "invite.example"
 INVITE_ADMIN = "admin@invite.example"
 INVITE_SUGGESTED = "newhire@invite.example"
+SAML_SLUG = "saml-demo"
+SAML_DOMAIN = directory.SAML_DOMAIN
+SAML_ADMIN = "admin@saml.example"
+SAML_MEMBERS = ("alan@saml.example",)
 CONNECTION_SLUG = "demo-idp"
+SAML_CONNECTION_SLUG = "demo-idp-saml"
 PLATFORM_NAME = "Demo IdP"
 CLI_ACTOR = m.Actor.cli()
 
@@ -115,16 +127,52 @@ def _seed_sso_org(svc: Services, cfg: Settings) -> tuple[m.Organization, m.SsoCo
         )
     if svc.orgs.get(org.id).org.mode is m.MembershipMode.INVITATION:  # seeded by an older version
         svc.mode.apply(org.id, m.MembershipMode.SSO, CLI_ACTOR)
-    if svc.members.list(org.id, role=m.Role.ADMIN)[1] == 0:
-        svc.members.add_admin(org.id, DEMO_ADMIN, CLI_ACTOR)
-    present = _members(svc, org.id)
-    for email in DEMO_MEMBERS:
+    _seed_people(svc, org.id, DEMO_ADMIN, DEMO_MEMBERS)
+    return org, connection, notes
+
+
+def _seed_people(svc: Services, org_id: str, admin: str, members: tuple[str, ...]) -> None:
+    if svc.members.list(org_id, role=m.Role.ADMIN)[1] == 0:
+        svc.members.add_admin(org_id, admin, CLI_ACTOR)
+    present = _members(svc, org_id)
+    for email in members:
         if email not in present:
             person = directory.person_for(email)
             profile = Profile(
                 display_name=person.name, given_name=person.given_name, family_name=person.family_name
             )
-            svc.members.provision(org.id, email, m.Role.MEMBER, CLI_ACTOR, profile)
+            svc.members.provision(org_id, email, m.Role.MEMBER, CLI_ACTOR, profile)
+
+
+def _seed_saml_org(svc: Services, cfg: Settings) -> tuple[m.Organization, m.SsoConnection, list[str]]:
+    """The SAML demo: a connection made from the demo IdP's SAML metadata, as an Admin would add one."""
+    org = _org(svc, SAML_SLUG, "SAML Demo", m.MembershipMode.SSO, SAML_DOMAIN)
+    notes: list[str] = []
+    key = SamlSigningKey.load_or_create(cfg.instance_path, svc.clock())
+    connection = next((c for c in svc.connections.list(org.id) if c.slug == SAML_CONNECTION_SLUG), None)
+    if connection is None:
+        idp = parse_idp_metadata(idp_metadata(cfg.public_url, key.cert))
+        connection = svc.saml_connections.create(
+            org.id,
+            "Demo identity provider (SAML)",
+            idp,
+            CLI_ACTOR,
+            preset="generic",
+            slug=SAML_CONNECTION_SLUG,
+        )
+    elif (connection.config or {}).get("idp_entity_id") != directory.saml_entity_id(cfg.public_url):
+        notes.append(
+            f"The connection {SAML_CONNECTION_SLUG!r} trusts the IdP {connection.config.get('idp_entity_id')}, "
+            f"not {directory.saml_entity_id(cfg.public_url)}: GATEWAY_PUBLIC_URL changed since the first seed. "
+            "Start from a fresh instance folder (make clean) to re-create the demo."
+        )
+    elif key.cert not in (connection.config or {}).get("idp_certs", []):
+        notes.append(
+            f"The connection {SAML_CONNECTION_SLUG!r} does not trust the demo IdP's current SAML signing "
+            "certificate (was the instance folder's demo-idp-saml-signing.pem replaced?). Start from a fresh "
+            "instance folder (make clean) to re-create the demo."
+        )
+    _seed_people(svc, org.id, SAML_ADMIN, SAML_MEMBERS)
     return org, connection, notes
 
 
@@ -146,6 +194,7 @@ def seed(as_json: bool) -> None:
         raise click.ClickException("The demo signs people in without passwords; it is for development only.")
     org, connection, notes = _seed_sso_org(svc, cfg)
     invite_org = _seed_invitation_org(svc)
+    saml_org, saml_connection, saml_notes = _seed_saml_org(svc, cfg)
     issued = svc.credentials.create_admin_key(org.id, CLI_ACTOR, "demo admin key")
     login_url = cfg.url("/login")
     data = {
@@ -159,8 +208,16 @@ def seed(as_json: bool) -> None:
         "invitation_org": {"id": invite_org.id, "slug": invite_org.slug, "mode": invite_org.mode.value},
         "invitation_admin_email": INVITE_ADMIN,
         "invitation_suggested_email": INVITE_SUGGESTED,
+        "saml_org": {"id": saml_org.id, "slug": saml_org.slug, "mode": m.MembershipMode.SSO.value},
+        "saml_connection": {
+            "slug": saml_connection.slug,
+            "idp_entity_id": (saml_connection.config or {}).get("idp_entity_id"),
+            "idp_metadata_url": directory.saml_entity_id(cfg.public_url),
+            "sp_metadata_url": cfg.url(f"/saml/{saml_connection.slug}/metadata"),
+        },
+        "saml_emails": [SAML_ADMIN, *SAML_MEMBERS],
         "demo_idp_enabled": bool(cfg.demo_idp),
-        "notes": notes,
+        "notes": [*notes, *saml_notes],
     }
     path = Path(cfg.instance_path) / "demo-credentials.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +236,8 @@ def _instructions(data: dict, cfg: Settings, path: Path) -> str:
         "    then open the accept link in a private window and sign in as the invited address. The link is",
         "    shown once on that page, and emailed to the development mailbox: `gateway worker --once`, then",
         "    `gateway mailbox`.",
+        f"  - SAML (SAML Demo, {SAML_DOMAIN}): type {SAML_ADMIN} (Admin) or {' / '.join(SAML_MEMBERS)} (Member);",
+        "    the gateway sends a SAML AuthnRequest to the demo IdP, which posts back a signed assertion.",
         f"Admin API key of Demo Company (also in {path}):",
         f"  {data['admin_api_key']}",
         f"Try: curl -H 'Authorization: Bearer {data['admin_api_key']}' {cfg.public_url}/api/v1/org",

@@ -10,11 +10,21 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from gateway.demo_idp.provider import AuthorizationRequest, DemoProvider, OAuthError, TokenRequest
-from gateway.services.demo_directory import DOMAINS, PATH, PEOPLE
+from gateway.services.demo_directory import DOMAINS, PATH, PEOPLE, DemoPerson
 
 bp = Blueprint("demo_idp", __name__, url_prefix=PATH, template_folder="templates")
 log = logging.getLogger(__name__)
@@ -26,7 +36,7 @@ def provider() -> DemoProvider:
     return current_app.extensions["gateway.demo_idp"]
 
 
-def _no_store(response: Response) -> Response:
+def no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
@@ -69,7 +79,7 @@ def confirm() -> ResponseReturnValue:
     except ValueError as exc:
         return _sign_in_page(auth, chosen=chosen.lower(), error=str(exc), status=400)
     params = {"code": provider().issue_code(auth, person), "state": auth.state}
-    return _no_store(redirect(_with_query(auth.redirect_uri, params), code=303))
+    return no_store(redirect(_with_query(auth.redirect_uri, params), code=303))
 
 
 @bp.post("/token")
@@ -90,7 +100,7 @@ def token() -> ResponseReturnValue:
             client_secret=basic.password if from_basic else form.get("client_secret"),
         )
     )
-    return _no_store(jsonify(answer))
+    return no_store(jsonify(answer))
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -98,18 +108,42 @@ def userinfo() -> ResponseReturnValue:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     bearer = value.strip() if scheme.lower() == "bearer" else None
-    return _no_store(jsonify(provider().userinfo(bearer)))
+    return no_store(jsonify(provider().userinfo(bearer)))
 
 
 def _sign_in_page(
     auth: AuthorizationRequest, *, chosen: str, error: str | None = None, status: int = 200
 ) -> Response:
-    listed = {p.email for p in PEOPLE}
+    return sign_in_page(
+        people=PEOPLE,
+        fields=auth.as_form(),
+        action=url_for("demo_idp.confirm"),
+        audience=f"OpenID Connect client {auth.client_id}",
+        chosen=chosen,
+        error=error,
+        status=status,
+    )
+
+
+def sign_in_page(
+    *,
+    people: tuple[DemoPerson, ...],
+    fields: dict[str, str],
+    action: str,
+    audience: str,
+    chosen: str,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The page where the person picks who signs in (OIDC and SAML alike); ``fields`` carry the request."""
+    listed = {p.email for p in people}
     html = render_template(
         "demo_idp/authorize.html",
-        people=PEOPLE,
+        people=people,
         domains=DOMAINS,
-        fields=auth.as_form(),
+        fields=fields,
+        action=action,
+        audience=audience,
         chosen=chosen,
         typed="" if chosen in listed else chosen,
         error=error,
@@ -117,7 +151,7 @@ def _sign_in_page(
     response = make_response(html, status, {"Content-Type": "text/html; charset=utf-8"})
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return _no_store(response)
+    return no_store(response)
 
 
 def _with_query(url: str, params: dict[str, str | None]) -> str:
@@ -130,13 +164,13 @@ def oauth_error(error: OAuthError) -> ResponseReturnValue:
     log.info("demo idp refused: %s", error.error)
     if error.redirect_uri:
         params = {"error": error.error, "error_description": error.description, "state": error.state}
-        return _no_store(redirect(_with_query(error.redirect_uri, params), code=303))
+        return no_store(redirect(_with_query(error.redirect_uri, params), code=303))
     if request.endpoint in PAGE_ENDPOINTS:
         html = render_template("demo_idp/error.html", error=error)
-        return _no_store(make_response(html, error.status, {"Content-Type": "text/html; charset=utf-8"}))
+        return no_store(make_response(html, error.status, {"Content-Type": "text/html; charset=utf-8"}))
     response = jsonify({"error": error.error, "error_description": error.description})
     response.status_code = error.status
     if error.status == 401:
         kind = "Bearer" if request.endpoint == "demo_idp.userinfo" else "Basic"
         response.headers["WWW-Authenticate"] = f'{kind} realm="demo-idp", error="{error.error}"'
-    return _no_store(response)
+    return no_store(response)

@@ -4,6 +4,8 @@
 Clients are not registered anywhere: a client's secret is derived from the gateway's secret key and the
 client ID (HMAC-SHA256), so the IdP can check it in any process without shared state, and nothing secret is
 hard-coded. Redirect URIs are limited to the gateway's own OIDC callbacks (see ``routes.redirect_allowed``).
+The SAML side (``SAML_PATH``) answers only the gateway's own SAML connections; its signing certificate and
+metadata are in ``gateway.services.demo_saml``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import hmac
 from dataclasses import dataclass
 
 PATH = "/demo-idp"
-DOMAINS = ("demo.example", "invite.example")
+SAML_PATH = f"{PATH}/saml"
+SAML_DOMAIN = "saml.example"
+DOMAINS = ("demo.example", "invite.example", SAML_DOMAIN)
 SSO_CLIENT_ID = "demo-company-sso"
 PLATFORM_CLIENT_ID = "demo-platform-login"
 
@@ -38,6 +42,14 @@ PEOPLE = (
     DemoPerson("admin@invite.example", "Ines", "Admin", "Admin of Invite Demo (invitation mode)"),
     DemoPerson("newhire@invite.example", "Noor", "Newhire", "Not a member yet: invite them from the console"),
 )
+# Offered on the SAML sign-in page: the people of the organization whose connection speaks SAML.
+SAML_PEOPLE = (
+    DemoPerson("admin@saml.example", "Sam", "Admin", "Admin of SAML Demo (SSO mode, SAML)"),
+    DemoPerson("alan@saml.example", "Alan", "Turing", "Member of SAML Demo (SSO mode, SAML)"),
+    DemoPerson(
+        "new.joiner@saml.example", "New", "Joiner", "Not a member yet: created at first sign-in (JIT)"
+    ),
+)
 
 
 def is_demo_email(email: str) -> bool:
@@ -48,13 +60,22 @@ def is_demo_email(email: str) -> bool:
 def person_for(email: str) -> DemoPerson:
     """The listed person with this email, or one made up from the address (``jo.doe@`` -> Jo Doe)."""
     email = email.strip().lower()
-    for person in PEOPLE:
+    for person in (*PEOPLE, *SAML_PEOPLE):
         if person.email == email:
             return person
     words = [
         w.capitalize() for w in email.split("@", 1)[0].replace("_", ".").replace("-", ".").split(".") if w
     ]
     return DemoPerson(email, words[0] if words else email, " ".join(words[1:]))
+
+
+def choose(email: str) -> DemoPerson:
+    """The person picked or typed on a sign-in page; ``ValueError`` (with what to do) for any other address."""
+    if not is_demo_email(email):
+        raise ValueError(
+            f"Choose one of the people listed, or type an email address at {' or '.join(DOMAINS)}."
+        )
+    return person_for(email)
 
 
 def subject_for(email: str) -> str:
@@ -69,6 +90,15 @@ def client_secret(secret_key: str, client_id: str) -> str:
 
 def issuer(public_url: str) -> str:
     return public_url.rstrip("/") + PATH
+
+
+def saml_entity_id(public_url: str) -> str:
+    """The demo IdP's SAML entity ID: its metadata URL, as most IdPs do."""
+    return f"{public_url.rstrip('/')}{SAML_PATH}/metadata"
+
+
+def saml_sso_url(public_url: str) -> str:
+    return f"{public_url.rstrip('/')}{SAML_PATH}/sso"
 
 
 def discovery_document(public_url: str) -> dict[str, object]:

@@ -3,8 +3,8 @@ addresses (kept as rows so that filters on them are indexed SQL on SQLite and Po
 
 They share ``metadata`` and ``mapper_registry`` with the organization core, so ``create_all`` and Alembic see
 them. Importing this module only defines tables; ``map_scim_entities()`` maps the domain classes (once).
-Two indexes are added to the core ``members`` table for SCIM lookups (``userName`` compared
-case-insensitively, ``externalId``); they are created by migration 0002 as well.
+Indexes are added to the core ``members`` table for SCIM lookups (``userName`` compared case-insensitively,
+``externalId``: migration 0002; the enterprise ``employeeNumber`` and ``manager.value``: migration 0015).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from gateway.domain import groups as g
 from gateway.domain import model as m
+from gateway.storage.scim_enterprise import LOOKUP_INDEXES, enterprise_text
 from gateway.storage.tables import TS, mapper_registry, members, metadata
 
 
@@ -123,6 +124,10 @@ sa.Index(
     postgresql_where=sa.text("status != 'removed'"),
 )
 sa.Index("ix_members_org_external_id", members.c.org_id, members.c.external_id)
+# `<enterprise URN>:employeeNumber eq "..."` and `...:manager.value eq "..."`: Okta and Entra ID look users up by
+# employeeNumber; the index holds the very expression the filter compiler emits (migration 0015).
+for _name, _key in LOOKUP_INDEXES.items():
+    sa.Index(_name, members.c.org_id, sa.func.lower(enterprise_text(members.c.attributes, _key)))
 # `userName sw "..."` is a range on lower(user_name). PostgreSQL compares it with the pattern operators
 # (~>=~, ~<~: byte order, where every string with a prefix sorts between the prefix and its successor), which
 # this index serves (migration 0008). On SQLite the BINARY collation is byte order already and the index

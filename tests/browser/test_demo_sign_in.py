@@ -7,6 +7,8 @@ token exchange, JWKS), so the server is threaded.
 2. Invitation mode: the Admin of invite-demo signs in with the platform login provider (the demo IdP), sends
    an invitation (its link shown once in the console, and emailed to the development mailbox by the outbox
    worker), and the invited person accepts it from the email by signing in as the invited address.
+3. SAML: /login with alan@saml.example -> /saml/demo-idp-saml/login -> the demo IdP's SAML page -> pick -> the
+   signed Response posted to the ACS by the page's script -> signed in.
 """
 
 from __future__ import annotations
@@ -155,6 +157,24 @@ def test_the_demo_admin_signs_in_through_the_demo_idp_and_opens_the_console(
     page.goto(f"{demo.url}/admin")
     expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
     expect(page.locator("body")).to_contain_text("Demo Company")
+
+
+def test_a_member_of_the_saml_demo_signs_in_over_saml(demo: DemoGateway, context: BrowserContext) -> None:
+    page = context.new_page()
+    page.goto(f"{demo.url}/login")
+    page.get_by_label("Work email").fill("alan@saml.example")
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(demo.url)}/demo-idp/saml/sso\?SAMLRequest="))
+    expect(page.get_by_role("heading", name="Who is signing in?")).to_be_visible()
+    page.get_by_role("radio", name=re.compile(re.escape("<alan@saml.example>"))).check()
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).not_to_have_url(re.compile("/demo-idp/|/saml/"))
+    me = _me(page, demo)
+    assert (me["email"], me["role"], me["organization"]["slug"]) == (
+        "alan@saml.example",
+        "member",
+        "saml-demo",
+    )
 
 
 def test_an_invitation_is_accepted_through_the_platform_login(

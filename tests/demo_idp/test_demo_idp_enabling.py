@@ -12,19 +12,22 @@ from flask import Flask
 from gateway.app import create_app
 from gateway.demo_idp import init_demo_idp
 from gateway.demo_idp.keys import KEY_FILE
+from gateway.services.demo_saml import KEY_FILE as SAML_KEY_FILE
 from gateway.settings import SettingsError, load_settings
 
 from .conftest import demo_app
 
 DISCOVERY = "/demo-idp/.well-known/openid-configuration"
+SAML_PATHS = ("/demo-idp/saml/metadata", "/demo-idp/saml/sso?SAMLRequest=x")
 
 
 def test_without_the_flag_there_is_no_demo_idp(app: Flask) -> None:
     init_demo_idp(app)
     assert "demo_idp" not in app.blueprints
-    for path in (DISCOVERY, "/demo-idp/authorize", "/demo-idp/jwks"):
+    for path in (DISCOVERY, "/demo-idp/authorize", "/demo-idp/jwks", *SAML_PATHS):
         assert app.test_client().get(path).status_code == 404
     assert app.test_client().post("/demo-idp/token").status_code == 404
+    assert app.test_client().post("/demo-idp/saml/sso", data={"action": "confirm"}).status_code == 404
 
 
 def test_production_settings_refuse_the_flag() -> None:
@@ -44,8 +47,10 @@ def test_a_production_app_never_registers_it_even_from_hand_built_settings(
     application = create_app(settings=dataclasses.replace(settings, env="production"))
     init_demo_idp(application)
     assert "demo_idp" not in application.blueprints
-    assert application.test_client().get(DISCOVERY).status_code == 404
-    assert not (tmp_path / KEY_FILE).exists()
+    for path in (DISCOVERY, *SAML_PATHS):
+        assert application.test_client().get(path).status_code == 404
+    assert application.test_client().post("/demo-idp/saml/sso").status_code == 404
+    assert not (tmp_path / KEY_FILE).exists() and not (tmp_path / SAML_KEY_FILE).exists()
     application.extensions["gateway.services"].db.dispose()
 
 
@@ -58,7 +63,12 @@ def test_the_signing_key_is_generated_once_into_the_instance_folder(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     kids = [a.test_client().get("/demo-idp/jwks").get_json()["keys"][0]["kid"] for a in (first, second)]
     assert kids[0] == kids[1]
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".demo-idp-key-")] == []
+    saml_path = tmp_path / SAML_KEY_FILE
+    assert stat.S_IMODE(saml_path.stat().st_mode) == 0o600
+    assert b"PRIVATE KEY" in saml_path.read_bytes() and b"CERTIFICATE" in saml_path.read_bytes()
+    metadata = [a.test_client().get("/demo-idp/saml/metadata").data for a in (first, second)]
+    assert metadata[0] == metadata[1]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".demo-idp")] == []
     init_demo_idp(first)  # registering twice is a no-op, not an error
     for application in (first, second):
         application.extensions["gateway.services"].db.dispose()

@@ -91,7 +91,10 @@ def test_login_sends_the_demo_admin_to_the_demo_idp(idp_app: Flask) -> None:
 def test_seed_prints_where_to_click(idp_app: Flask) -> None:
     text = run(idp_app, "demo", "seed").output
     assert f"Open {PUBLIC_URL}/login" in text
-    for email in ("admin@demo.example", "ada@demo.example", "admin@invite.example", "newhire@invite.example"):
+    for email in (
+        "admin@demo.example", "ada@demo.example", "admin@invite.example", "newhire@invite.example",
+        "admin@saml.example", "alan@saml.example",
+    ):  # fmt: skip
         assert email in text
     assert f"{PUBLIC_URL}/admin/invitations" in text
 

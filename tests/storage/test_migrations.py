@@ -129,3 +129,31 @@ def test_downgrade_to_base_and_back(empty_database: str) -> None:
         engine.dispose()
     upgrade(empty_database)
     assert schema_differences(empty_database) == []
+
+
+def _sqlite_index_sql(url: str) -> dict[str, str]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+            return {name: " ".join(sql.replace('"', "").split()) for name, sql in rows}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif("sqlite" not in BACKENDS, reason="SQLite is not among GATEWAY_TEST_BACKENDS")
+def test_sqlite_indexes_built_by_migrations_are_those_of_the_models(tmp_path: Path) -> None:
+    """Alembic skips expression indexes on SQLite (it cannot reflect them), so compare their DDL instead: an
+    expression index serves a query only when the expressions match exactly (e.g. the JSON path literals)."""
+    migrated, modelled = f"sqlite:///{tmp_path / 'migrated.db'}", f"sqlite:///{tmp_path / 'modelled.db'}"
+    upgrade(migrated)
+    engine = sa.create_engine(modelled)
+    try:
+        full_metadata().create_all(engine)
+    finally:
+        engine.dispose()
+    built, declared = _sqlite_index_sql(migrated), _sqlite_index_sql(modelled)
+    assert "ix_members_org_employee_number" in declared
+    assert built == declared

@@ -7,8 +7,9 @@ of exactly what it emitted is read (with its parameters). A change that makes a 
 organization fails here.
 
 The database holds two organizations (3,000 and 1,200 members on SQLite, 12,000 and 3,000 on PostgreSQL, with
-email rows, groups, memberships, invitations and audit events), inserted with Core multi-row inserts, then analyzed as migration 0008 does
-(``ANALYZE``; ``VACUUM ANALYZE`` on PostgreSQL so index-only scans are possible, as autovacuum would).
+email rows, groups, memberships, invitations and audit events; members carry enterprise attributes in
+``attributes`` as SCIM stores them: an employeeNumber, a department, a manager), inserted with Core multi-row
+inserts, then analyzed as migration 0008 does (``ANALYZE``; ``VACUUM ANALYZE`` on PostgreSQL so index-only scans are possible, as autovacuum would).
 On PostgreSQL sequential scans are disabled while explaining (see ``explain``).
 """
 
@@ -41,6 +42,16 @@ SIZES = {"sqlite": (3000, 1200, 30), "postgresql": (12000, 3000, 200)}
 START = datetime(2026, 1, 1, tzinfo=UTC)
 WORDS = ["ada", "grace", "alan", "edsger", "barbara", "donald", "frances", "ken", "dennis", "radia"]
 FAMILY = ["lovelace", "hopper", "turing", "dijkstra", "liskov", "knuth", "allen", "thompson", "ritchie"]
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+DEPARTMENTS = ["Engineering", "Sales", "Finance", "Support"]
+
+
+def _enterprise(i: int, slug: str, manager: str | None) -> dict[str, Any]:
+    """What Okta / Entra ID push for a user: every member has an employee number; one in 20 has no manager."""
+    extension: dict[str, Any] = {"employeeNumber": f"E-{slug}-{i:06d}", "department": DEPARTMENTS[i % 4]}
+    if manager is not None:
+        extension["manager"] = {"value": manager}
+    return {ENTERPRISE: extension, "title": "Engineer"}
 
 
 @dataclass
@@ -55,8 +66,11 @@ class Populated:
 
 def _rows(org: str, slug: str, count: int, group_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     people, emails, memberships, audit, invites = [], [], [], [], []
+    managers: list[str] = []
     for i in range(count):
         mid = str(uuid.uuid4())
+        if i % 20 == 0:
+            managers.append(mid)
         # several members share a creation second, so (created_at, id) ties are exercised
         at = START + timedelta(seconds=i // 3)
         given, family = WORDS[i % len(WORDS)], FAMILY[i % len(FAMILY)]
@@ -66,7 +80,8 @@ def _rows(org: str, slug: str, count: int, group_ids: list[str]) -> dict[str, li
             "status": "suspended" if i % 97 == 0 else "active", "joined_via": "scim",
             "display_name": f"{given.title()} {family.title()} {i}", "given_name": given.title(),
             "family_name": family.title(), "user_name": f"user{i}@{slug}.example",
-            "external_id": f"ext-{i}", "scim_linked": True, "version": 1, "attributes": {},
+            "external_id": f"ext-{i}", "scim_linked": True, "version": 1,
+            "attributes": _enterprise(i, slug, None if i % 20 == 0 else managers[-1]),
             "created_at": at, "updated_at": at,
         })  # fmt: skip
         emails.append({
@@ -287,6 +302,30 @@ def test_emails_filter(populated: Populated, text: str) -> None:
     plan = emitted(populated, users(populated, text), "FROM members")
     assert_fits(plan, "ix_scim_user_emails_org_value", "scim_user_emails")
     assert_fits(plan, MEMBERS_PK, "members")
+
+
+def test_external_id_eq(populated: Populated) -> None:
+    plan = emitted(populated, users(populated, 'externalId eq "ext-1234"'), "FROM members")
+    assert_fits(plan, "ix_members_org_external_id", "members")
+
+
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [
+        (f'{ENTERPRISE}:employeeNumber eq "e-big-001234"', "ix_members_org_employee_number"),
+        (
+            f'{ENTERPRISE}:employeeNumber eq "E-BIG-001234" and active eq true',
+            "ix_members_org_employee_number",
+        ),
+        (f'{ENTERPRISE}:manager.value eq "MANAGER"', "ix_members_org_manager"),
+    ],
+    ids=["employeeNumber", "employeeNumber-active", "manager"],
+)
+def test_enterprise_lookup_eq(populated: Populated, text: str, index: str) -> None:
+    """The Okta / Entra ID matching lookups: ``(org_id, lower(<JSON path>))`` serves them on both stores."""
+    text = text.replace("MANAGER", populated.member_ids[40])
+    plan = emitted(populated, users(populated, text), "FROM members")
+    assert_fits(plan, index, "members")
 
 
 def test_username_sw_is_an_index_range(populated: Populated) -> None:
