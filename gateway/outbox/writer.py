@@ -37,7 +37,8 @@ class OutboxWriter:
     def record(self, tx: Store, audit: m.AuditEvent) -> None:
         """Describe the published events of ``audit`` now (a snapshot of the object as this step left it) and
         write them when the transaction commits: the organization's next numbers taken at once, one multi-row
-        insert of events, one of webhook messages (one per subscribed endpoint).
+        insert of events, one of webhook messages (one per subscribed endpoint: the numbering also says whether
+        the organization has an endpoint, so an organization without webhooks reads none).
 
         Numbering last also keeps the per-organization cursor row, which orders events in commit order, locked
         for the shortest time: concurrent changes of one organization run side by side until that point."""
@@ -54,12 +55,13 @@ class OutboxWriter:
         store = OutboxStore(tx)
         for org_id, items in by_org.items():
             org = tx.org(org_id)
-            endpoints = list(store.endpoints(org_id))
-            first = store.reserve_seqs(org_id, len(items)) - len(items) + 1
+            last, has_endpoints = store.reserve_seqs(org_id, len(items))
+            first = last - len(items) + 1
             events = [self._event(org, audit, item, seq) for seq, (audit, item) in enumerate(items, first)]
             store.insert_events(events)
-            if not endpoints:
+            if not has_endpoints:
                 continue
+            endpoints = list(store.endpoints(org_id))
             ids = store.event_ids(org_id, first, first + len(events) - 1)
             store.insert_messages(
                 [

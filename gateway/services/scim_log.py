@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory
+from gateway.storage import hot_statements as hot
 from gateway.storage.db import Database
 from gateway.storage.scim_log_tables import scim_request_log as log_table
 from gateway.storage.store import Store
@@ -71,10 +72,8 @@ class ScimLogFilter:
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    if len(rows) == 1:
-        session.execute(sa.insert(log_table).values(**rows[0]))
-    else:
-        session.execute(sa.insert(log_table), rows)
+    stmt = hot.insert_rows(log_table, tuple(rows[0]))
+    session.execute(stmt, rows[0] if len(rows) == 1 else rows)
 
 
 class ScimLogService(ServiceBase):

@@ -26,7 +26,7 @@ _EMAIL_JOINS = 0x6A6F696E
 @functools.cache
 def insert_into(table: sa.Table) -> sa.Insert:
     """An INSERT of one row into ``table``, every column a bound parameter named after it."""
-    return sa.insert(table).values({c.key: sa.bindparam(c.key, type_=c.type) for c in table.columns})
+    return insert_rows(table, tuple(c.key for c in table.columns))
 
 
 @functools.cache
@@ -116,9 +116,13 @@ def webhook_endpoints() -> sa.Select[Any]:
 
 @functools.cache
 def reserve_seqs(dialect: str) -> sa.Insert:
-    """Take ``:count`` more event numbers of ``:org_id``, returning the last (an upsert of its cursor row)."""
+    """Take ``:count`` more event numbers of ``:org_id`` (an upsert of its cursor row), returning the last of
+    them and whether the organization has a webhook endpoint (most have none: then nothing more is read).
+    ``:endpoints_org_id`` is ``:org_id`` again (a VALUES parameter cannot be used twice)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     count = sa.bindparam("count", type_=sa.BigInteger)
+    endpoints = sa.inspect(WebhookEndpoint).local_table
+    has_endpoints = sa.exists().where(endpoints.c.org_id == sa.bindparam("endpoints_org_id"))
     return (
         insert(outbox_cursors)
         .values(org_id=sa.bindparam("org_id"), last_seq=count)
@@ -126,5 +130,12 @@ def reserve_seqs(dialect: str) -> sa.Insert:
             index_elements=[outbox_cursors.c.org_id],
             set_={"last_seq": outbox_cursors.c.last_seq + count},
         )
-        .returning(outbox_cursors.c.last_seq)
+        .returning(outbox_cursors.c.last_seq, has_endpoints)
     )
+
+
+@functools.cache
+def insert_rows(table: sa.Table, keys: tuple[str, ...]) -> sa.Insert:
+    """An INSERT into ``table`` of the columns ``keys``, each a bound parameter named after it (one row per
+    parameter set; a list of them is sent as one batch)."""
+    return sa.insert(table).values({key: sa.bindparam(key, type_=table.c[key].type) for key in keys})

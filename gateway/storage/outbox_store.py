@@ -32,6 +32,9 @@ from gateway.storage.store import Store
 map_outbox_entities()
 
 
+_EVENT_COLUMNS = ("org_id", "seq", "event_id", "type", "occurred_at", "payload")
+
+
 class OutboxStore:
     def __init__(self, tx: Store) -> None:
         self.session = tx.session
@@ -42,11 +45,8 @@ class OutboxStore:
     def insert_events(self, events: Sequence[OutboxEvent]) -> None:
         """One multi-row insert (the rows need not come back as objects)."""
         self.session.execute(
-            sa.insert(outbox_events),
-            [
-                {c: getattr(e, c) for c in ("org_id", "seq", "event_id", "type", "occurred_at", "payload")}
-                for e in events
-            ],
+            hot.insert_rows(outbox_events, _EVENT_COLUMNS),
+            [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in events],
         )
 
     def event_ids(self, org_id: str, first_seq: int, last_seq: int) -> dict[int, int]:
@@ -66,12 +66,15 @@ class OutboxStore:
         self.session.flush()
 
     # -- events --------------------------------------------------------------------------------------------
-    def reserve_seqs(self, org_id: str, count: int = 1) -> int:
-        """Take the organization's next ``count`` event numbers and return the last of them. The upsert keeps
-        the cursor row locked until commit, so a concurrent transaction of the same organization waits and
-        numbers stay gapless and in commit order."""
+    def reserve_seqs(self, org_id: str, count: int = 1) -> tuple[int, bool]:
+        """Take the organization's next ``count`` event numbers; returns the last of them and whether the
+        organization has a webhook endpoint. The upsert keeps the cursor row locked until commit, so a
+        concurrent transaction of the same organization waits and numbers stay gapless and in commit order."""
         stmt = hot.reserve_seqs(self.session.get_bind().dialect.name)
-        return int(self.session.execute(stmt, {"org_id": org_id, "count": count}).scalar_one())
+        last, has_endpoints = self.session.execute(
+            stmt, {"org_id": org_id, "count": count, "endpoints_org_id": org_id}
+        ).one()
+        return int(last), bool(has_endpoints)
 
     def events_after(
         self, org_id: str, after: int, limit: int, types: Sequence[str] | None = None

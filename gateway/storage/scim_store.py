@@ -452,7 +452,7 @@ class ScimStore:
             if isinstance(email.get("value"), str)
         ]
         if rows:
-            self.session.execute(sa.insert(scim_user_emails), rows)
+            self.session.execute(hot.insert_rows(scim_user_emails, tuple(rows[0])), rows)
 
     def live_member_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()

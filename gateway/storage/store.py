@@ -104,7 +104,7 @@ class Store:
         events: list[m.AuditEvent] = self.info.pop(_AUDIT, [])
         if events:
             self.session.execute(
-                sa.insert(audit_events),
+                hot.insert_rows(audit_events, _AUDIT_COLUMNS),
                 [{name: getattr(e, name) for name in _AUDIT_COLUMNS} for e in events],
             )
 
