@@ -150,10 +150,8 @@ class ProvisioningService(ServiceBase):
 
     def list_users(self, org_id: str, query: g.Query) -> tuple[list[UserView], int]:
         with self.db.transaction(write=False) as tx:
-            store = ScimStore(tx)
-            found, total = store.users(org_id, query)
-            groups = store.groups_of_members(org_id, [u.id for u in found])
-            return [UserView(u, groups[u.id]) for u in found], total
+            found, total = ScimStore(tx).users_with_groups(org_id, query)
+            return [UserView(member, groups) for member, groups in found], total
 
     def create_user(self, org_id: str, record: UserRecord, actor: m.Actor) -> UserView:
         with self.db.transaction() as tx:

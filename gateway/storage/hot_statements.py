@@ -80,10 +80,35 @@ def foreign_verified_domain() -> sa.Select[Any]:
 
 
 @functools.cache
-def live_user_by_user_name() -> sa.Select[Any]:
+def live_user_by_user_name(dialect: str) -> sa.Select[Any]:
     """The live member of ``:org_id`` whose userName is ``:user_name`` (case-insensitive), through the unique
-    index on live userNames: at most one row."""
-    return sa.select(m.Member).where(
+    index on live userNames (at most one row), with the groups they are in as a JSON array of ``[id, name]``
+    (NULL or ``[]`` for none): a lookup is one statement. PostgreSQL orders the array by name then id, as
+    ``groups_of_members`` does; SQLite's ``json_group_array`` cannot order, so the caller sorts (SQLite compares
+    text by code point, as Python does)."""
+    if dialect == "sqlite":
+        groups_json = sa.func.json_group_array(
+            sa.func.json_array(scim_groups.c.id, scim_groups.c.display_name), type_=sa.JSON
+        )
+    else:
+        groups_json = sa.func.json_agg(
+            postgresql.aggregate_order_by(
+                sa.func.json_build_array(scim_groups.c.id, scim_groups.c.display_name),
+                scim_groups.c.display_name,
+                scim_groups.c.id,
+            ),
+            type_=sa.JSON,
+        )
+    groups = (
+        sa.select(groups_json)
+        .select_from(scim_group_members.join(scim_groups, scim_groups.c.id == scim_group_members.c.group_id))
+        .where(
+            scim_group_members.c.org_id == m.Member.org_id,
+            scim_group_members.c.member_id == m.Member.id,
+        )
+        .scalar_subquery()
+    )
+    return sa.select(m.Member, groups).where(
         m.Member.org_id == sa.bindparam("org_id"),
         sa.func.lower(m.Member.user_name) == sa.bindparam("user_name"),
         m.Member.status != m.MemberStatus.REMOVED,

@@ -364,6 +364,13 @@ def _sort_column(spec: g.SortSpec, columns: dict[str, Any], urn: str) -> Any:
     return column.desc() if spec.descending else column.asc()
 
 
+def _groups_from_json(pairs: list[list[str]] | None, dialect: str) -> list[tuple[str, str]]:
+    """A member's (group id, group name) pairs from ``hot.live_user_by_user_name``, in the order
+    ``groups_of_members`` gives: by name, then id (PostgreSQL's array is in that order already)."""
+    groups = [(group_id, name) for group_id, name in pairs or []]
+    return sorted(groups, key=lambda group: (group[1], group[0])) if dialect == "sqlite" else groups
+
+
 def _user_name_lookup(query: g.Query) -> str | None:
     """The userName of a plain ``userName eq "..."`` query (no sort, no keyset), else None."""
     node = query.filter
@@ -409,14 +416,24 @@ class ScimStore:
             )
         ).first()
 
-    def users(self, org_id: str, query: g.Query) -> tuple[list[m.Member], int]:
+    def users_with_groups(
+        self, org_id: str, query: g.Query
+    ) -> tuple[list[tuple[m.Member, list[tuple[str, str]]]], int]:
+        """``users`` with each user's groups (``groups_of_members``)."""
         user_name = _user_name_lookup(query)
-        if user_name is not None:
-            # The identity provider's lookup before every push: at most one live user (a unique index).
-            found = self.session.scalars(
-                hot.live_user_by_user_name(), {"org_id": org_id, "user_name": user_name.lower()}
-            ).all()
-            return list(found[query.offset : query.offset + query.limit]), len(found)
+        if user_name is None:
+            found, total = self.users(org_id, query)
+            groups = self.groups_of_members(org_id, [u.id for u in found])
+            return [(u, groups[u.id]) for u in found], total
+        # The identity provider's lookup before every push: at most one live user (a unique index), with
+        # their groups in the same statement.
+        rows = self.session.execute(
+            hot.live_user_by_user_name(self.dialect), {"org_id": org_id, "user_name": user_name.lower()}
+        ).all()
+        page = rows[query.offset : query.offset + query.limit]
+        return [(member, _groups_from_json(pairs, self.dialect)) for member, pairs in page], len(rows)
+
+    def users(self, org_id: str, query: g.Query) -> tuple[list[m.Member], int]:
         where = [members.c.org_id == org_id, members.c.status != m.MemberStatus.REMOVED.value]
         if query.filter is not None:
             where.append(_user_compiler(self.dialect, org_id).compile(query.filter))

@@ -45,11 +45,33 @@ def test_the_list_use_case_reads_a_page_and_its_groups(
 ) -> None:
     for name in ("ann", "bob", "cy"):
         assert scim.post("/Users", new_user(name)).status_code == 201
-    query = Query(filter=parse_filter('userName eq "bob"'))
+    query = Query(filter=parse_filter('userName sw "bo"'))
     with count_statements(_engine(app)) as counted:
         users, total = app_services.provisioning.list_users(acme.org.id, query)
     assert total == 1 and len(users) == 1
     assert len(_work(counted)) == 2, counted.report()  # the page (ids, then rows, in one join) and the groups
+
+
+def test_a_user_name_lookup_reads_the_user_and_their_groups_in_one_statement(
+    app: Flask, app_services: Services, acme: ScimOrg, scim: Scim
+) -> None:
+    bob = scim.post("/Users", new_user("Bob")).get_json()["id"]
+    scim.post("/Users", new_user("ann"))
+    for name in ("zeta", "Alpha", "beta", "Gamma"):
+        group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}
+        assert scim.post("/Groups", {**group, "members": [{"value": bob}]}).status_code == 201
+    query = Query(filter=parse_filter('userName eq "bOB"'))
+    with count_statements(_engine(app)) as counted:
+        users, total = app_services.provisioning.list_users(acme.org.id, query)
+    assert total == 1 and [view.member.id for view in users] == [bob]
+    assert len(_work(counted)) == 1, counted.report()
+    # The same groups, in the same order, as the user's own representation lists them.
+    listed = scim.get("/Users", query_string={"filter": 'userName eq "bob"'}).get_json()["Resources"][0]
+    assert listed["groups"] == scim.get(f"/Users/{bob}").get_json()["groups"]
+    assert sorted(g["display"] for g in listed["groups"]) == sorted(["zeta", "Alpha", "beta", "Gamma"])
+    assert [g["value"] for g in listed["groups"]] == [gid for gid, _ in users[0].groups]
+    nobody = Query(filter=parse_filter('userName eq "nobody"'))
+    assert app_services.provisioning.list_users(acme.org.id, nobody) == ([], 0)
 
 
 def test_a_full_page_or_one_past_the_end_counts(app: Flask, scim: Scim) -> None:

@@ -40,9 +40,10 @@ def warm(acme: ScimOrg) -> str:
 # A create also asks whether another organization proved the user's email domain (rule 11): one indexed query.
 # Numbering a change's events also says whether the organization has webhook endpoints, which are read only then.
 # Every write adds its SCIM request-log row inside its own transaction; a read's row waits in the process and is
-# written with a later write or a batch of reads (``ScimLogService``), so a read costs one transaction.
+# written with a later write or a batch of reads (``ScimLogService``), so a read costs one transaction. A userName
+# lookup reads the user and their groups in one statement.
 CREATE = ({"sqlite": 10, "postgresql": 11}, 1)
-LOOKUP = (3, 1)
+LOOKUP = (2, 1)
 GET = (3, 1)
 LIST_PAGE = (4, 1)
 PATCH_SUSPEND = (14, 1)
