@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from gateway.domain import groups as g
 from gateway.domain import model as m
@@ -34,6 +35,7 @@ from gateway.storage.tables import members
 map_scim_entities()
 
 CHUNK = 500
+PG_CHUNK = 10_000
 CORE_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user"
 CORE_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group"
 
@@ -397,6 +399,18 @@ class ScimStore:
         bind = self.session.get_bind()
         self.dialect = bind.dialect.name
 
+    def _among(self, column: sa.ColumnElement[Any], values: Sequence[str]) -> sa.ColumnElement[bool]:
+        """``column IN values``. On PostgreSQL one array parameter (``= ANY``): the server hashes it (or probes
+        an index with it), where an IN list of bound parameters is compared one by one with every candidate
+        row, which made adding 10,000 members to a group take seconds."""
+        if self.dialect == "postgresql":
+            return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.String)))
+        return column.in_(values)
+
+    def _chunks(self, values: Sequence[str]) -> Iterable[Sequence[str]]:
+        """``values`` in pieces one statement takes (SQLite limits the parameters of a statement)."""
+        return _chunks(values, size=PG_CHUNK if self.dialect == "postgresql" else CHUNK)
+
     # -- users ---------------------------------------------------------------------------------------------
     def user(self, org_id: str, member_id: str, *, lock: bool = False) -> m.Member | None:
         """A live member; ``lock`` takes its row lock (a write that checks the version it read)."""
@@ -473,12 +487,12 @@ class ScimStore:
 
     def live_member_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in _chunks(list(dict.fromkeys(ids))):
+        for chunk in self._chunks(list(dict.fromkeys(ids))):
             found.update(
                 self.session.scalars(
                     sa.select(members.c.id).where(
                         members.c.org_id == org_id,
-                        members.c.id.in_(chunk),
+                        self._among(members.c.id, chunk),
                         members.c.status != m.MemberStatus.REMOVED.value,
                     )
                 )
@@ -530,13 +544,13 @@ class ScimStore:
     ) -> dict[str, list[tuple[m.Member, str | None]]]:
         """The live members of each group with the label the IdP gave them, in a stable order."""
         result: dict[str, list[tuple[m.Member, str | None]]] = {gid: [] for gid in group_ids}
-        for chunk in _chunks(list(group_ids)):
+        for chunk in self._chunks(list(group_ids)):
             rows = self.session.execute(
                 sa.select(scim_group_members.c.group_id, m.Member, scim_group_members.c.display)
                 .join(m.Member, m.Member.id == scim_group_members.c.member_id)
                 .where(
                     scim_group_members.c.org_id == org_id,
-                    scim_group_members.c.group_id.in_(chunk),
+                    self._among(scim_group_members.c.group_id, chunk),
                     m.Member.status != m.MemberStatus.REMOVED,
                 )
                 .order_by(scim_group_members.c.created_at, scim_group_members.c.member_id)
@@ -566,11 +580,12 @@ class ScimStore:
         displays = displays or {}
         wanted = list(dict.fromkeys(member_ids))
         existing: set[str] = set()
-        for chunk in _chunks(wanted):
+        for chunk in self._chunks(wanted):
             existing.update(
                 self.session.scalars(
                     sa.select(scim_group_members.c.member_id).where(
-                        scim_group_members.c.group_id == group_id, scim_group_members.c.member_id.in_(chunk)
+                        scim_group_members.c.group_id == group_id,
+                        self._among(scim_group_members.c.member_id, chunk),
                     )
                 )
             )
@@ -594,20 +609,21 @@ class ScimStore:
     def remove_group_members(self, org_id: str, group_id: str, member_ids: Sequence[str]) -> list[str]:
         """Delete only the named memberships; returns the ids that were members."""
         removed: list[str] = []
-        for chunk in _chunks(list(dict.fromkeys(member_ids))):
+        for chunk in self._chunks(list(dict.fromkeys(member_ids))):
             present = list(
                 self.session.scalars(
                     sa.select(scim_group_members.c.member_id).where(
                         scim_group_members.c.org_id == org_id,
                         scim_group_members.c.group_id == group_id,
-                        scim_group_members.c.member_id.in_(chunk),
+                        self._among(scim_group_members.c.member_id, chunk),
                     )
                 )
             )
             if present:
                 self.session.execute(
                     sa.delete(scim_group_members).where(
-                        scim_group_members.c.group_id == group_id, scim_group_members.c.member_id.in_(present)
+                        scim_group_members.c.group_id == group_id,
+                        self._among(scim_group_members.c.member_id, present),
                     )
                 )
             removed.extend(present)
@@ -646,7 +662,7 @@ class ScimStore:
     def mapped_roles(self, org_id: str, member_ids: Sequence[str]) -> dict[str, list[m.Role]]:
         """For each member, the roles mapped to the IdP groups they are in."""
         result: dict[str, list[m.Role]] = {mid: [] for mid in member_ids}
-        for chunk in _chunks(list(member_ids)):
+        for chunk in self._chunks(list(member_ids)):
             rows = self.session.execute(
                 sa.select(scim_group_members.c.member_id, scim_group_role_mappings.c.role)
                 .join(scim_groups, scim_groups.c.id == scim_group_members.c.group_id)
@@ -658,7 +674,9 @@ class ScimStore:
                         == sa.func.lower(scim_groups.c.display_name),
                     ),
                 )
-                .where(scim_group_members.c.org_id == org_id, scim_group_members.c.member_id.in_(chunk))
+                .where(
+                    scim_group_members.c.org_id == org_id, self._among(scim_group_members.c.member_id, chunk)
+                )
             )
             for member_id, role in rows:
                 result[member_id].append(m.Role(role))

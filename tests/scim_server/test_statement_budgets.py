@@ -7,11 +7,16 @@ token's last use was just recorded, as during a sync)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import pytest
+import sqlalchemy as sa
 from scimkit import ScimOrg, new_user
 from statement_counter import count_statements
 
 from gateway.services import Services
+from gateway.storage.tables import members
 
 
 def _engine(app_services: Services):  # type: ignore[no-untyped-def]
@@ -131,3 +136,45 @@ def test_a_refused_create_writes_nothing_and_still_costs_one_transaction(
         response = acme.scim.post("/Users", _user("first"))
     assert response.status_code == 409
     counted.within(statements=5, transactions=2)
+
+
+def _members_inserted(app_services: Services, org_id: str, count: int) -> list[str]:
+    """``count`` live members written straight into the table (the cost measured is the PATCH's, not theirs)."""
+    now = datetime.now(UTC)
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    rows = [
+        {
+            "id": member_id,
+            "org_id": org_id,
+            "email": f"bulk{i}@acme.test",
+            "role": "member",
+            "status": "active",
+            "joined_via": "scim",
+            "user_name": f"bulk{i}@acme.test",
+            "scim_linked": True,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for i, member_id in enumerate(ids)
+    ]
+    with app_services.db.engine.begin() as conn:
+        conn.execute(sa.insert(members), rows)
+    return ids
+
+
+def test_adding_many_members_to_a_group_costs_a_few_statements(acme: ScimOrg, app_services: Services) -> None:
+    """1,200 members in one PATCH: on PostgreSQL each check is one statement with one array parameter (a long
+    IN list of parameters is compared one by one with every row); SQLite checks them 500 at a time."""
+    ids = _members_inserted(app_services, acme.org.id, 1200)
+    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Everyone"}
+    group_id = acme.scim.post("/Groups", group).get_json()["id"]
+    operations = [{"op": "add", "path": "members", "value": [{"value": i} for i in ids]}]
+    with count_statements(_engine(app_services)) as counted:
+        response = acme.scim.patch(f"/Groups/{group_id}", operations)
+    assert response.status_code == 204
+    checks = {"sqlite": 3, "postgresql": 1}[counted.dialect]  # the live users, then the existing memberships
+    assert len(counted.matching("FROM members")) == checks, counted.report()
+    assert len(counted.matching("FROM scim_group_members")) == checks, counted.report()
+    listed = acme.scim.get(f"/Groups/{group_id}").get_json()["members"]
+    assert sorted(member["value"] for member in listed) == sorted(ids)
