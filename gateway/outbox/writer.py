@@ -58,7 +58,8 @@ class OutboxWriter:
             last, has_endpoints = store.reserve_seqs(org_id, len(items))
             first = last - len(items) + 1
             events = [self._event(org, audit, item, seq) for seq, (audit, item) in enumerate(items, first)]
-            store.insert_events(events)
+            # Without endpoints nothing reads the events back: they go with the transaction's last statement.
+            store.insert_events(events, at_commit=not has_endpoints)
             if not has_endpoints:
                 continue
             endpoints = list(store.endpoints(org_id))

@@ -148,9 +148,8 @@ class MemberService(ServiceBase):
                 tx.add(m.ProjectMembership(new_id(), org.id, project_id, member.id, now))
         else:
             # A new member is written at once, whole (a join is the hot path of a first sync).
-            tx.insert_new(member)
+            tx.insert_new(member, m.ProjectMembership(new_id(), org.id, project_id, member.id, now))
             tx.note_member_locked(member.id)
-            tx.insert_new(m.ProjectMembership(new_id(), org.id, project_id, member.id, now))
         self.audit(
             tx, org.id, actor, "member.joined", member,
             email=email, role=role.value, via=path.value, restored=restored, project_id=project_id,

@@ -20,10 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory
-from gateway.storage import hot_statements as hot
 from gateway.storage.db import Database
 from gateway.storage.scim_log_tables import scim_request_log as log_table
 from gateway.storage.store import Store
@@ -67,13 +65,6 @@ class ScimLogFilter:
     """A prefix of the request path, e.g. ``/scim/v2/Users``."""
     offers_migration: bool = False
     """Only refusals whose account belongs to another organization (a migration can be requested)."""
-
-
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    stmt = hot.insert_rows(log_table, tuple(rows[0]))
-    session.execute(stmt, rows[0] if len(rows) == 1 else rows)
 
 
 class ScimLogService(ServiceBase):
@@ -141,13 +132,11 @@ class ScimLogService(ServiceBase):
             return taken
 
     def _insert(self, tx: Store, rows: list[dict[str, Any]]) -> None:
-        waiting = self._take_reads()
-        try:
-            _insert(tx.session, [*waiting, *rows])
-        except BaseException:
-            with self._reads_lock:  # the read entries wait for the next write
-                self._reads[:0] = waiting
-            raise
+        """``rows`` and the read entries waiting in this process, written with the transaction's last statement
+        (``Store.insert_at_commit``)."""
+        rows = [*self._take_reads(), *rows]
+        if rows:
+            tx.insert_at_commit(log_table, rows)
 
     def write_reads(self, tx: Store | None = None) -> None:
         """Write the read entries waiting in this process (in ``tx``, or in a transaction of their own)."""

@@ -29,6 +29,16 @@ def insert_into(table: sa.Table) -> sa.Insert:
     return insert_rows(table, tuple(c.key for c in table.columns))
 
 
+def insert_chain(parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> sa.Insert:
+    """PostgreSQL: the rows of several tables in one statement, each table's rows a data-modifying CTE of the
+    last table's INSERT (one round trip instead of one per table; foreign keys are checked at its end)."""
+    (*firsts, (table, rows)) = parts
+    stmt = sa.insert(table).values(rows)
+    for i, (other, other_rows) in enumerate(firsts):
+        stmt = stmt.add_cte(sa.insert(other).values(other_rows).cte(f"rows_{i}"))
+    return stmt
+
+
 @functools.cache
 def token_with_org(*, shared_lock: bool) -> sa.Select[Any]:
     """A SCIM token and its organization by the token's hash (``:token_hash``); ``shared_lock`` also takes the

@@ -37,17 +37,20 @@ _EVENT_COLUMNS = ("org_id", "seq", "event_id", "type", "occurred_at", "payload")
 
 class OutboxStore:
     def __init__(self, tx: Store) -> None:
+        self.tx = tx
         self.session = tx.session
 
     def add(self, obj: object) -> None:
         self.session.add(obj)
 
-    def insert_events(self, events: Sequence[OutboxEvent]) -> None:
-        """One multi-row insert (the rows need not come back as objects)."""
-        self.session.execute(
-            hot.insert_rows(outbox_events, _EVENT_COLUMNS),
-            [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in events],
-        )
+    def insert_events(self, events: Sequence[OutboxEvent], *, at_commit: bool = False) -> None:
+        """One multi-row insert (the rows need not come back as objects); ``at_commit`` leaves it to the
+        transaction's last statement (``Store.insert_at_commit``), when nothing reads the events back."""
+        rows = [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in events]
+        if at_commit:
+            self.tx.insert_at_commit(outbox_events, rows)
+        else:
+            self.session.execute(hot.insert_rows(outbox_events, _EVENT_COLUMNS), rows)
 
     def event_ids(self, org_id: str, first_seq: int, last_seq: int) -> dict[int, int]:
         """seq -> primary key of the organization's events numbered ``first_seq`` to ``last_seq``."""

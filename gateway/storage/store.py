@@ -32,6 +32,7 @@ EXCLUSIVE = 2
 """Lock strength for changes nothing may run beside (a mode switch): PostgreSQL ``FOR UPDATE``."""
 
 _AUDIT = "audit.pending"
+_AT_COMMIT = "rows.at_commit"
 _AUDIT_COLUMNS = (
     "org_id", "at", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id", "ip",
     "request_id", "details",
@@ -80,6 +81,26 @@ class Store:
         while self._before_commit:
             key = next(iter(self._before_commit))
             self._before_commit.pop(key)()
+        self._write_rows_at_commit()
+
+    def insert_at_commit(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``rows`` (all with the same keys) just before this transaction commits, together with the
+        other rows waiting so (audit, events, the SCIM request log): on PostgreSQL every table's rows in one
+        statement (data-modifying CTEs, one round trip), on SQLite one INSERT per table. For rows nothing in
+        the transaction reads back."""
+        for row in rows:
+            self.buffer(_AT_COMMIT, (table, row))
+
+    def _write_rows_at_commit(self) -> None:
+        waiting: list[tuple[sa.Table, dict[str, Any]]] = self.info.pop(_AT_COMMIT, [])
+        by_table: dict[sa.Table, list[dict[str, Any]]] = {}
+        for table, row in waiting:
+            by_table.setdefault(table, []).append(row)
+        if len(by_table) > 1 and self.dialect == "postgresql":
+            self.session.execute(hot.insert_chain(list(by_table.items())))
+            return
+        for table, rows in by_table.items():
+            self.session.execute(hot.insert_rows(table, tuple(rows[0])), rows[0] if len(rows) == 1 else rows)
 
     def buffer(self, key: str, item: object) -> None:
         """Keep ``item`` in the named buffer a ``before_commit`` job writes (audit rows, outbox events)."""
@@ -103,9 +124,8 @@ class Store:
     def _write_audit(self) -> None:
         events: list[m.AuditEvent] = self.info.pop(_AUDIT, [])
         if events:
-            self.session.execute(
-                hot.insert_rows(audit_events, _AUDIT_COLUMNS),
-                [{name: getattr(e, name) for name in _AUDIT_COLUMNS} for e in events],
+            self.insert_at_commit(
+                audit_events, [{name: getattr(e, name) for name in _AUDIT_COLUMNS} for e in events]
             )
 
     def defer(self, work: Callable[[Store], None]) -> None:
@@ -139,17 +159,26 @@ class Store:
                 raise Conflict(conflict) from exc
             raise domain_error_for(exc) or Conflict("This change conflicts with existing data.") from exc
 
-    def insert_new(self, obj: object) -> None:
-        """Insert a new object at once with one prebuilt INSERT (no unit of work), then hold it in the session
-        as a loaded object, so later changes to it in this transaction are written as usual. A uniqueness
+    def insert_new(self, *objs: object) -> None:
+        """Insert new objects at once (no unit of work), then hold them in the session as loaded objects, so
+        later changes to them in this transaction are written as usual. One prebuilt INSERT each on SQLite; one
+        statement for them all on PostgreSQL (a foreign key between them is checked at its end). A uniqueness
         violation is raised as ``flush`` raises it."""
-        table = sa.inspect(type(obj)).local_table
+        rows = []
+        for obj in objs:
+            table = sa.inspect(type(obj)).local_table
+            rows.append((table, {c.key: getattr(obj, c.key) for c in table.columns}))
         try:
-            self.session.execute(hot.insert_into(table), {c.key: getattr(obj, c.key) for c in table.columns})
+            if len(rows) > 1 and self.dialect == "postgresql":
+                self.session.execute(hot.insert_chain([(table, [row]) for table, row in rows]))
+            else:
+                for table, row in rows:
+                    self.session.execute(hot.insert_into(table), row)
         except IntegrityError as exc:
             raise domain_error_for(exc) or Conflict("This change conflicts with existing data.") from exc
-        make_transient_to_detached(obj)
-        self.session.add(obj)
+        for obj in objs:
+            make_transient_to_detached(obj)
+            self.session.add(obj)
 
     def get(self, cls: type[T], org_id: str, obj_id: str) -> T | None:
         obj = self.session.get(cls, obj_id)

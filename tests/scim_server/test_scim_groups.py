@@ -121,16 +121,24 @@ def _statements(app: Flask) -> Iterator[list[tuple[str, Any]]]:
 
 
 def _cost(app: Flask, acme: ScimOrg, group_id: str, operation: dict[str, Any]) -> tuple[int, int]:
-    """(statements, largest parameter list) of one PATCH."""
+    """(statements, largest parameter list) of one PATCH. PostgreSQL's last statement, which writes the audit,
+    event and request-log rows together (``Store.insert_at_commit``), carries their few dozen values whatever the
+    group's size, and is left out of the largest list (it still counts as a statement)."""
     with _statements(app) as seen:
         assert acme.scim.patch(f"/Groups/{group_id}", [operation]).status_code == 204
-    sizes = [len(p) if isinstance(p, list | tuple | dict) else 1 for _, p in seen]
+    sizes = [
+        len(p) if isinstance(p, list | tuple | dict) else 1
+        for sql, p in seen
+        if not sql.startswith("WITH rows_")
+    ]
     return len(seen), max(sizes)
 
 
 def test_adding_or_removing_one_member_costs_the_same_in_a_small_and_a_large_group(
     app: Flask, acme: ScimOrg, app_services: Services
 ) -> None:
+    # Read-log entries written at once, so none waits to ride with (and be counted in) a PATCH measured here.
+    app_services.scim_log.read_batch_seconds = 0
     users = _users(acme, 3, "small")
     small = _group(acme, "Small", users[:1])
     provisioning = ProvisioningService(*app_services.deps)
