@@ -14,9 +14,11 @@ def init_saml(app: Flask) -> None:
     from gateway.web.account import LOGOUT_HOOKS
     from saml import trial  # noqa: F401  (registers the test sign-in route on ``bp``)
     from saml.limits import limit_acs
+    from saml.schema import install
     from saml.views import bp, logout_hook
 
     map_saml_entities()
+    install()
     limit_acs(app)
     services = app.extensions["gateway.services"]
     app.extensions["gateway.saml_connections"] = services.saml_connections

@@ -5,10 +5,15 @@ public URL. The request data handed to python3-saml is built from that URL too, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from gateway.domain import model as m
@@ -113,6 +118,77 @@ def build_settings(
         },
         sp_validation_only=False,
     )
+
+
+@dataclass
+class AcsSettings:
+    """What the ACS of one connection builds from its stored configuration: the configuration with its SP keys
+    opened, and python3-saml's settings for each SP key it decrypts with (built when first needed)."""
+
+    config: SamlConfig
+    _built: dict[str | None, OneLogin_Saml2_Settings] = field(default_factory=dict)
+
+    def settings(
+        self, settings: Settings, connection: m.SsoConnection, sp_key: SpKey | None
+    ) -> OneLogin_Saml2_Settings:
+        """python3-saml's settings with ``sp_key`` (by fingerprint; ``None``: the newest key)."""
+        fingerprint = sp_key.fingerprint if sp_key is not None else None
+        built = self._built.get(fingerprint)
+        if built is None:
+            built = build_settings(settings, connection, config=self.config, sp_key=sp_key)
+            self._built[fingerprint] = built
+        return built
+
+
+class AcsSettingsCache:
+    """The ``AcsSettings`` of the connections an app's ACS served lately, so a sign-in does not open the SP keys,
+    re-format the certificates and re-validate python3-saml's settings on every request.
+
+    An entry is keyed by the connection's id and slug, the public URL and a digest of the connection's stored
+    configuration as read by this request: any edit (an IdP certificate added or removed, a metadata re-import,
+    an SP key rotated, the IdP-initiated flag) changes the digest, so the request after it builds afresh from
+    what it read and an old entry can never be used again. Whether the connection is usable is read from its
+    row on every request, not from here. One cache per app, so apps with different secret keys (which open the
+    SP keys) never share an entry."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, ...], AcsSettings] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(settings: Settings, connection: m.SsoConnection) -> tuple[str, ...]:
+        stored = json.dumps(connection.config, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(stored.encode()).hexdigest()
+        return (connection.id, connection.slug, settings.public_url, digest)
+
+    def get(self, settings: Settings, connection: m.SsoConnection) -> AcsSettings:
+        """The entry for the connection as it is stored now; ``SamlRefused`` when its SP key cannot be opened
+        (never cached, so the refusal repeats until the connection is fixed)."""
+        key = self.key(settings, connection)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+        entry = AcsSettings(saml_connections().config(connection))
+        self.put(key, entry)
+        return entry
+
+    def put(self, key: tuple[str, ...], entry: AcsSettings) -> None:
+        """Keep ``entry``, dropping the least recently used ones beyond ``size``."""
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def acs_settings(settings: Settings, connection: m.SsoConnection) -> AcsSettings:
+    """The ACS settings of ``connection`` from the current app's cache (see ``AcsSettingsCache``)."""
+    cache = current_app.extensions.get("saml.acs_settings")
+    if cache is None:
+        cache = current_app.extensions.setdefault("saml.acs_settings", AcsSettingsCache())
+    return cache.get(settings, connection)
 
 
 def request_data(

@@ -30,7 +30,7 @@ from saml import checks
 from saml.context import saml_connections
 from saml.errors import refusal
 from saml.identity import identity_from
-from saml.sp_settings import build_settings, request_data, sp_urls
+from saml.sp_settings import acs_settings, build_settings, request_data, sp_urls
 from saml.trial_relay import next_of, trial_relay
 from saml.views import _encrypted, _not_found, _post_form, _validated_response, bp
 
@@ -106,9 +106,10 @@ def finish_test(connection: m.SsoConnection) -> ResponseReturnValue:
     received: Received | None = None
     try:
         checks.check_response_shape(root)
-        config: SamlConfig = saml_connections().config(connection)
+        prepared = acs_settings(settings(), connection)
+        config: SamlConfig = prepared.config
         encoded = base64.b64encode(raw).decode()
-        response = _validated_response(connection, config, encoded, encrypted=_encrypted(root))
+        response = _validated_response(connection, prepared, encoded, encrypted=_encrypted(root))
         verified_root = response.decrypted_document if response.encrypted else response.document
         if response.encrypted:
             checks.check_assertion_shape(verified_root)

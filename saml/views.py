@@ -25,7 +25,8 @@ from saml import binding, checks
 from saml.context import connection_actor, saml_connections
 from saml.errors import python3_saml_refusal, refusal
 from saml.identity import SamlIdentity, identity_from
-from saml.sp_settings import build_settings, request_data, sp_urls
+from saml.schema import compiled_schemas
+from saml.sp_settings import AcsSettings, acs_settings, build_settings, request_data, sp_urls
 from saml.trial_relay import is_test_relay
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,11 @@ def verify_response(connection: m.SsoConnection, posted: str | None) -> SamlIden
     raw = checks.decode_post_message(posted)
     root = checks.parse_xml(raw)
     checks.check_response_shape(root)
-    config = saml_connections().config(connection)
+    prepared = acs_settings(settings(), connection)
+    config = prepared.config
     # python3-saml gets exactly the bytes checked above, re-encoded, so both parse the same document.
     encoded = base64.b64encode(raw).decode()
-    response = _validated_response(connection, config, encoded, encrypted=_encrypted(root))
+    response = _validated_response(connection, prepared, encoded, encrypted=_encrypted(root))
     verified_root = response.decrypted_document if response.encrypted else response.document
     if response.encrypted:
         checks.check_assertion_shape(verified_root)
@@ -179,24 +181,25 @@ def _encrypted(root: object) -> bool:
 
 
 def _validated_response(
-    connection: m.SsoConnection, config: SamlConfig, posted: str, *, encrypted: bool
+    connection: m.SsoConnection, prepared: AcsSettings, posted: str, *, encrypted: bool
 ) -> OneLogin_Saml2_Response:
     """python3-saml's validation (strict, signatures, schema, its own checks), with each SP key in turn when
     the assertion is encrypted, so a key rotation with overlap never breaks sign-in."""
     data = request_data(settings(), f"/saml/{connection.slug}/acs", post={"SAMLResponse": posted})
-    keys = list(config.sp_keys) if encrypted else [None]
+    keys = list(prepared.config.sp_keys) if encrypted else [None]
     if encrypted and not keys:
         raise SamlRefused("saml_encrypted", "The assertion is encrypted but this connection has no SP key.")
     last_error: Exception | None = None
     for key in keys:
         try:
-            sp_settings = build_settings(settings(), connection, config=config, sp_key=key)
+            sp_settings = prepared.settings(settings(), connection, key)
             response = OneLogin_Saml2_Response(sp_settings, posted)
         except Exception as exc:  # decryption with the wrong key, or a malformed encrypted assertion
             last_error = exc
             continue
         try:
-            response.is_valid(data, request_id=None, raise_exceptions=True)
+            with compiled_schemas():
+                response.is_valid(data, request_id=None, raise_exceptions=True)
         except Exception as exc:
             raise python3_saml_refusal(exc) from None
         return response

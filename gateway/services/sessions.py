@@ -40,7 +40,7 @@ class SessionService(ServiceBase):
                 id=new_id(), token_hash=issued.token_hash, created_at=now, last_seen_at=now,
                 expires_at=now + self.absolute_timeout, org_id=org_id, member_id=member.id, data=dict(data),
             )  # fmt: skip
-            tx.add(session)
+            tx.insert_new(session)
             self.audit(tx, org_id, actor, "session.started", member, session_id=session.id)
             return session, issued.token
 
@@ -94,6 +94,4 @@ class SessionService(ServiceBase):
 
     def end(self, token: str) -> None:
         with self.db.transaction() as tx:
-            session = tx.web_session_by_hash(hash_token(token or ""))
-            if session is not None and session.revoked_at is None:
-                session.revoked_at = self.now()
+            tx.revoke_session_by_hash(hash_token(token or ""), self.now())

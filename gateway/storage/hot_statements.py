@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain import model as m
 from gateway.storage.outbox_tables import WebhookEndpoint, outbox_cursors
+from gateway.storage.saml_tables import saml_assertions_seen, saml_requests
 from gateway.storage.scim_tables import scim_group_members, scim_groups
 from gateway.storage.tables import organizations
 
@@ -174,3 +175,71 @@ def insert_rows(table: sa.Table, keys: tuple[str, ...]) -> sa.Insert:
     """An INSERT into ``table`` of the columns ``keys``, each a bound parameter named after it (one row per
     parameter set; a list of them is sent as one batch)."""
     return sa.insert(table).values({key: sa.bindparam(key, type_=table.c[key].type) for key in keys})
+
+
+# -- the SAML ACS and sessions
+
+
+@functools.cache
+def connection_by_slug() -> sa.Select[Any]:
+    """The SSO connection (SAML or OIDC) whose slug is ``:slug``."""
+    return sa.select(m.SsoConnection).where(m.SsoConnection.slug == sa.bindparam("slug"))
+
+
+@functools.cache
+def org_by_id(lock: int) -> sa.Select[Any]:
+    """The organization ``:org_id``; ``lock`` 1 takes its row lock shared (``FOR SHARE``), 2 exclusively
+    (``FOR UPDATE``), re-reading the row over what the transaction holds; 0 reads it plainly."""
+    stmt = sa.select(m.Organization).where(m.Organization.id == sa.bindparam("org_id"))
+    if lock:
+        stmt = stmt.with_for_update(read=lock == 1).execution_options(populate_existing=True)
+    return stmt
+
+
+@functools.cache
+def verified_domain() -> sa.Select[Any]:
+    """The verified claim on the email domain ``:name``, if an organization holds one."""
+    return sa.select(m.Domain).where(m.Domain.domain == sa.bindparam("name"), m.Domain.verified.is_(True))
+
+
+@functools.cache
+def record_assertion(dialect: str) -> sa.Insert:
+    """Remember an assertion ID, every column a bound parameter; a row already there (a replay) is left as it
+    is and nothing comes back (``RETURNING``, since drivers do not all report the row count of an upsert)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = saml_assertions_seen
+    return (
+        insert(table)
+        .values({c.key: sa.bindparam(c.key, type_=c.type) for c in table.columns})
+        .on_conflict_do_nothing(index_elements=[table.c.connection_id, table.c.assertion_id])
+        .returning(table.c.assertion_id)
+    )
+
+
+@functools.cache
+def take_request() -> sa.Delete:
+    """Delete the live remembered request ``:id`` of ``:kind`` for ``:org_id`` / ``:connection_id`` (still
+    live at ``:now``), returning its ``browser_hash``."""
+    t = saml_requests
+    return (
+        sa.delete(t)
+        .where(
+            t.c.id == sa.bindparam("id"),
+            t.c.org_id == sa.bindparam("org_id"),
+            t.c.connection_id == sa.bindparam("connection_id"),
+            t.c.kind == sa.bindparam("kind"),
+            t.c.expires_at > sa.bindparam("now", type_=t.c.expires_at.type),
+        )
+        .returning(t.c.browser_hash)
+    )
+
+
+@functools.cache
+def revoke_session_by_hash() -> sa.Update:
+    """End the live session whose token hash is ``:hash`` at ``:at`` (an ended one stays as it was)."""
+    return (
+        sa.update(m.WebSession)
+        .where(m.WebSession.token_hash == sa.bindparam("hash"), m.WebSession.revoked_at.is_(None))
+        .values(revoked_at=sa.bindparam("at", type_=m.WebSession.revoked_at.type))
+        .execution_options(synchronize_session=False)
+    )

@@ -9,10 +9,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from gateway.domain import model as m
-from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest, map_saml_entities, saml_requests
+from gateway.storage import hot_statements as hot
+from gateway.storage.saml_tables import (
+    SamlAssertionSeen,
+    SamlRequest,
+    map_saml_entities,
+    saml_assertions_seen,
+)
 from gateway.storage.store import Store
 
 map_saml_entities()
@@ -21,6 +26,7 @@ map_saml_entities()
 class SamlStore:
     def __init__(self, tx: Store) -> None:
         self.session = tx.session
+        self.dialect = tx.dialect
 
     def remember_request(self, request: SamlRequest) -> None:
         self.session.add(request)
@@ -56,29 +62,19 @@ class SamlStore:
 
         One ``DELETE ... RETURNING``: the delete is the check, and the caller compares the browser binding."""
         row = self.session.execute(
-            sa.delete(saml_requests)
-            .where(
-                saml_requests.c.id == request_id,
-                saml_requests.c.org_id == org_id,
-                saml_requests.c.connection_id == connection_id,
-                saml_requests.c.kind == kind,
-                saml_requests.c.expires_at > now,
-            )
-            .returning(saml_requests.c.browser_hash)
+            hot.take_request(),
+            {"id": request_id, "org_id": org_id, "connection_id": connection_id, "kind": kind, "now": now},
         ).first()
         return None if row is None else (row[0],)
 
     def record_assertion(self, seen: SamlAssertionSeen) -> bool:
         """Remember an assertion ID; ``False`` when it was already used on this connection (a replay).
 
-        The primary key decides, so a replay sent to two processes at once is refused by one of them."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(seen)
-                self.session.flush()
-        except IntegrityError:
-            return False
-        return True
+        The primary key decides, so a replay sent to two processes at once is refused by one of them: one
+        ``INSERT ... ON CONFLICT DO NOTHING`` that inserts no row for an ID already there (no savepoint, no
+        failed statement; a replay refuses the sign-in, which rolls the transaction back anyway)."""
+        values = {c.key: getattr(seen, c.key) for c in saml_assertions_seen.columns}
+        return self.session.execute(hot.record_assertion(self.dialect), values).first() is not None
 
     def purge_expired(self, now: datetime) -> int:
         """Delete expired requests and replay entries (all organizations: this is housekeeping, not a read)."""

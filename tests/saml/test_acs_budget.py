@@ -11,8 +11,8 @@ from statement_counter import count_statements
 
 from gateway.services import Services
 
-JIT_SIGN_IN = ({"sqlite": 15, "postgresql": 16}, 2)
-RETURNING_SIGN_IN = ({"sqlite": 10, "postgresql": 11}, 2)
+JIT_SIGN_IN = ({"sqlite": 14, "postgresql": 15}, 2)
+RETURNING_SIGN_IN = ({"sqlite": 9, "postgresql": 10}, 2)
 
 
 def test_a_just_in_time_sign_in_costs_two_transactions(
