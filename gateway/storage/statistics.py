@@ -3,8 +3,14 @@
 Without ``sqlite_stat1`` SQLite guesses that ``org_id = ?`` is selective and picks an ``(org_id, ...)``
 index that matches the whole organization. Migration 0008 runs ``ANALYZE`` once; after that each pooled
 connection runs ``PRAGMA optimize`` (which re-analyzes only the tables whose size changed a lot since their
-last analysis, bounded by ``analysis_limit``) every ``EVERY`` check-ins and when it is closed, as the SQLite
-documentation recommends for long-lived connections. PostgreSQL's autovacuum keeps its own statistics.
+last analysis) every ``EVERY`` check-ins and when it is closed, as the SQLite documentation recommends for
+long-lived connections. PostgreSQL's autovacuum keeps its own statistics.
+
+The analysis reads whole indexes (``analysis_limit=0``). A limited one samples the first entries of each index,
+which all belong to one organization when one organization is large, and so concludes that ``org_id = ?``
+matches a few hundred rows: at 100,000 members the planner then walked the organization's list index for an
+``emails[...] eq`` lookup and a middle page (24 ms instead of 5). Analyzing 100,000 members in full takes about
+0.2 s, and ``optimize`` does it again only when a table has grown many times over.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from sqlalchemy import event
 log = logging.getLogger("gateway.storage")
 
 EVERY = 1000
-ANALYSIS_LIMIT = 400
+ANALYSIS_LIMIT = 0
+"""No limit: see the module docstring."""
 
 
 def _optimize(dbapi_conn: Any) -> None:

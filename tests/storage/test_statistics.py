@@ -60,3 +60,26 @@ def test_postgresql_engines_are_left_alone() -> None:
     assert len(sqlite.pool.dispatch.checkin) == 1 and len(sqlite.pool.dispatch.close) == 1
     engine.dispose()
     sqlite.dispose()
+
+
+def test_the_statistics_see_that_one_large_organization_holds_every_row(tmp_path: Path) -> None:
+    """A sampled analysis would see only the first few hundred entries of the index and estimate that an
+    organization holds about that many rows; the planner then prefers the organization's index to a selective
+    one. The analysis reads the whole index instead."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    keep_sqlite_statistics_fresh(engine, every=1)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (org TEXT, k INTEGER)")
+        conn.exec_driver_sql("CREATE INDEX ix_t_org ON t (org)")
+        conn.exec_driver_sql(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) "
+            "INSERT INTO t SELECT 'big', i FROM n"
+        )
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT count(*) FROM t WHERE org = 'big'").scalar()
+    with engine.connect() as conn:
+        rows, per_org = map(
+            int, conn.exec_driver_sql("SELECT stat FROM sqlite_stat1 WHERE idx = 'ix_t_org'").scalar().split()
+        )
+    assert rows == 5000 and per_org == 5000
+    engine.dispose()
