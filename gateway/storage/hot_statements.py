@@ -22,6 +22,17 @@ from gateway.storage.tables import organizations
 
 _EMAIL_JOINS = 0x6A6F696E
 """First key of the PostgreSQL advisory lock that serializes the joins of one email in one organization."""
+_ORG_GATE = 0x6F726767
+"""First key of the PostgreSQL advisory lock that queues an organization's changes fairly (``org_gate``)."""
+
+
+def org_gate(org_id: Any, *, exclusive: bool) -> sa.ColumnElement[Any]:
+    """PostgreSQL: the organization's gate, taken in the statement that locks its row. Row locks alone let a
+    stream of ``FOR SHARE`` lockers (SCIM creates of a sync) starve a waiting ``FOR UPDATE`` (a mode switch):
+    a new shared locker joins the current ones without queuing behind the waiter. The advisory lock manager
+    queues fairly, so once a switch waits for the gate, later changes wait behind it and then see its result."""
+    take = sa.func.pg_advisory_xact_lock if exclusive else sa.func.pg_advisory_xact_lock_shared
+    return take(_ORG_GATE, sa.func.hashtext(org_id)).label("org_gate")
 
 
 @functools.cache
@@ -50,7 +61,11 @@ def token_with_org(*, shared_lock: bool) -> sa.Select[Any]:
         .where(m.ScimToken.token_hash == sa.bindparam("token_hash"))
     )
     if shared_lock:
-        stmt = stmt.with_for_update(read=True, of=organizations).execution_options(populate_existing=True)
+        stmt = (
+            stmt.add_columns(org_gate(m.Organization.id, exclusive=False))
+            .with_for_update(read=True, of=organizations)
+            .execution_options(populate_existing=True)
+        )
     return stmt
 
 
@@ -189,10 +204,15 @@ def connection_by_slug() -> sa.Select[Any]:
 @functools.cache
 def org_by_id(lock: int) -> sa.Select[Any]:
     """The organization ``:org_id``; ``lock`` 1 takes its row lock shared (``FOR SHARE``), 2 exclusively
-    (``FOR UPDATE``), re-reading the row over what the transaction holds; 0 reads it plainly."""
+    (``FOR UPDATE``), re-reading the row over what the transaction holds, each with the organization's gate
+    (``org_gate``; PostgreSQL only, as SQLite serializes writers); 0 reads it plainly."""
     stmt = sa.select(m.Organization).where(m.Organization.id == sa.bindparam("org_id"))
     if lock:
-        stmt = stmt.with_for_update(read=lock == 1).execution_options(populate_existing=True)
+        stmt = (
+            stmt.add_columns(org_gate(m.Organization.id, exclusive=lock != 1))
+            .with_for_update(read=lock == 1)
+            .execution_options(populate_existing=True)
+        )
     return stmt
 
 
