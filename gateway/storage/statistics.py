@@ -9,8 +9,8 @@ long-lived connections. PostgreSQL's autovacuum keeps its own statistics.
 The analysis reads whole indexes (``analysis_limit=0``). A limited one samples the first entries of each index,
 which all belong to one organization when one organization is large, and so concludes that ``org_id = ?``
 matches a few hundred rows: at 100,000 members the planner then walked the organization's list index for an
-``emails[...] eq`` lookup and a middle page (24 ms instead of 5). Analyzing 100,000 members in full takes about
-0.2 s, and ``optimize`` does it again only when a table has grown many times over.
+``emails[...] eq`` lookup (24 ms, against 5 ms at 1,000 members). Analyzing a database of 100,000 members in full
+took 0.2 s here, and ``optimize`` does it again only when a table has grown many times over.
 """
 
 from __future__ import annotations
