@@ -54,7 +54,7 @@ def insert_chain(parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> sa.Inser
 @functools.cache
 def token_with_org(*, shared_lock: bool) -> sa.Select[Any]:
     """A SCIM token and its organization by the token's hash (``:token_hash``); ``shared_lock`` also takes the
-    organization row's shared lock (PostgreSQL ``FOR SHARE``), as a SCIM write does."""
+    organization row's shared lock (PostgreSQL ``FOR SHARE``) and its gate (``org_gate``), as a SCIM write does."""
     stmt = (
         sa.select(m.ScimToken, m.Organization)
         .join(m.Organization, m.Organization.id == m.ScimToken.org_id)
