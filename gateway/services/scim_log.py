@@ -88,8 +88,8 @@ class ScimLogService(ServiceBase):
         self._reads_lock = threading.Lock()
 
     def record(self, *entries: ScimRequestEntry) -> None:
-        """One INSERT (of one row per entry) in the caller's transaction when it writes, with the read entries
-        waiting in this process; else the entries wait with the other reads' (see the module docstring)."""
+        """A row per entry, written when the caller's transaction commits if it writes (with the read entries
+        waiting in this process); else the entries wait with the other reads' (see the module docstring)."""
         if not entries:
             return
         now = self.now()
@@ -142,6 +142,8 @@ class ScimLogService(ServiceBase):
         """Write the read entries waiting in this process (in ``tx``, or in a transaction of their own)."""
         if tx is not None:
             self._insert(tx, [])
+            return
+        if not self._reads:  # nothing waits: no transaction (on SQLite, no write lock) for nothing
             return
         with self.db.transaction() as own:
             self._insert(own, [])
