@@ -421,15 +421,6 @@ class ScimStore:
             return None
         return member
 
-    def user_by_user_name(self, org_id: str, user_name: str) -> m.Member | None:
-        return self.session.scalars(
-            sa.select(m.Member).where(
-                m.Member.org_id == org_id,
-                sa.func.lower(m.Member.user_name) == user_name.lower(),
-                m.Member.status != m.MemberStatus.REMOVED,
-            )
-        ).first()
-
     def users_with_groups(
         self, org_id: str, query: g.Query
     ) -> tuple[list[tuple[m.Member, list[tuple[str, str]]]], int]:
