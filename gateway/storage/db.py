@@ -14,6 +14,8 @@ its constraint (``gateway.storage.constraints``); an outage or contention surfac
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,8 +26,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.domain.errors import InvalidInput
+from gateway.storage.checkpoints import no_automatic_checkpoint, passive_checkpoint
 from gateway.storage.constraints import domain_error_for
 from gateway.storage.errors import storage_errors, watch_commits
+from gateway.storage.search_tables import index_pending_members
 from gateway.storage.statistics import keep_sqlite_statistics_fresh
 from gateway.storage.store import Store
 from gateway.storage.tables import map_entities, metadata
@@ -50,6 +54,7 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
             # committed since the last checkpoint (the README says so). FULL would fsync on every commit.
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            no_automatic_checkpoint(cursor)
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -96,9 +101,11 @@ _SCOPE: ContextVar[_Scope | None] = ContextVar("gateway_tx_scope", default=None)
 
 _QUEUED = "gateway.write_queue"
 
+UPKEEP_EVERY = 32
+"""Write transactions of one process between two runs of SQLite's upkeep (see ``Database._upkeep``)."""
+_UPKEEP_DUE: ContextVar[bool] = ContextVar("gateway_upkeep_due", default=False)
 
-def _leave_queue(session: Session) -> None:
-    WriteQueue.release(session.info.pop(_QUEUED, None))
+log = logging.getLogger("gateway.storage")
 
 
 def _raise_translated(exc: BaseException) -> None:
@@ -121,6 +128,8 @@ class Database:
         self.dialect = self.engine.dialect.name
         path = self.engine.url.database if self.dialect == "sqlite" else None
         self._writers = WriteQueue(path) if path and path != ":memory:" else None
+        self._writes = itertools.count(1)
+        self._upkeep_engine: sa.Engine | None = None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         watch_commits(self._sessions)
         watch_commits(self._sessions)  # outage handling (gateway.storage.errors)
@@ -146,8 +155,9 @@ class Database:
                 _SCOPE.reset(token)
                 if scope.session is not None:
                     scope.session.close()
-                    _leave_queue(scope.session)
+                    self._leave_queue(scope.session)
         self._run_after_commit(scope.after_commit)
+        self._upkeep_if_due()
 
     @contextmanager
     def transaction(self, *, write: bool = True, savepoint: bool = False) -> Iterator[Store]:
@@ -183,8 +193,9 @@ class Database:
                 self._commit(session, store)
             finally:
                 session.close()
-                _leave_queue(session)
+                self._leave_queue(session)
         self._run_after_commit(store.after_commit_work)
+        self._upkeep_if_due()
 
     @contextmanager
     def _savepoint(self, store: Store) -> Iterator[Store]:
@@ -209,9 +220,39 @@ class Database:
     def _rollback_scope(self, scope: _Scope) -> None:
         if scope.session is not None and scope.store is not None:
             scope.session.rollback()
-            _leave_queue(scope.session)
+            self._leave_queue(scope.session)
             scope.after_commit.clear()
         scope.store = None
+
+    def _leave_queue(self, session: Session) -> None:
+        place = session.info.pop(_QUEUED, None)
+        if place is None:
+            return
+        WriteQueue.release(place)
+        if next(self._writes) % UPKEEP_EVERY == 0:
+            _UPKEEP_DUE.set(True)
+
+    def _upkeep_if_due(self) -> None:
+        if _UPKEEP_DUE.get() and _SCOPE.get() is None:
+            _UPKEEP_DUE.set(False)
+            self._upkeep()
+
+    def _upkeep(self) -> None:
+        """SQLite's housekeeping, kept out of the write queue's hot path: members noted for the search index
+        are indexed in one batch (``gateway.storage.search_tables``), then a passive WAL checkpoint runs
+        (``gateway.storage.checkpoints``). It has an engine of its own (one connection), so a request's
+        statements are its own; it never fails the request that happens to run it."""
+        if self._upkeep_engine is None:
+            self._upkeep_engine = _make_engine(self.url, 1, 0)
+        place = self._writers.acquire() if self._writers is not None else None
+        try:
+            with self._upkeep_engine.begin() as conn:
+                index_pending_members(conn)
+        except Exception:
+            log.warning("indexing members for the search skipped", exc_info=True)
+        finally:
+            WriteQueue.release(place)
+        passive_checkpoint(self._upkeep_engine)
 
     def _begin(self, session: Session, write: bool) -> Store:
         if write and self._writers is not None:
@@ -261,3 +302,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._upkeep_engine is not None:
+            self._upkeep_engine.dispose()

@@ -31,6 +31,7 @@ from gateway.domain import groups as g
 from gateway.storage.db import Database
 from gateway.storage.scim_store import ScimStore
 from gateway.storage.scim_tables import scim_group_members, scim_groups, scim_user_emails
+from gateway.storage.search_tables import index_pending_members
 from gateway.storage.store import Store
 from gateway.storage.tables import audit_events, invitations, members, metadata, organizations
 from scim.filter import parse_filter
@@ -157,6 +158,10 @@ def _populate(db: Database) -> Populated:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
     else:
+        # As the gateway's upkeep leaves it: every member in the search index, none waiting to be indexed.
+        with db.transaction() as tx:
+            while index_pending_members(tx.session.connection()):
+                pass
         with db.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
     return Populated(db, dialect, org, other, member_ids, group_ids)

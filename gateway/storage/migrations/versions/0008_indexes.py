@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from alembic import op
 
-from gateway.storage import search_tables as search
-
 revision = "0008"
 down_revision = "0010"
 branch_labels = None
@@ -28,6 +26,36 @@ _TRIGRAM = {
     "ix_members_search_display_name": "lower(display_name)",
     "ix_members_search_full_name": "lower((given_name || ' ') || family_name)",
 }
+
+# The SQLite search index as this revision built it, written out so that the revision keeps building it whatever
+# the code becomes (revision 0017 moves the indexing out of the writing transaction).
+_ROW = "lower({p}.email), lower({p}.display_name), lower({p}.given_name || ' ' || {p}.family_name)"
+_DELETE = (
+    "DELETE FROM members_search WHERE members_search MATCH 'member_id : ' || '\"' || old.id || '\"' "
+    "AND member_id = old.id;"
+)
+_INSERT = (
+    "INSERT INTO members_search (member_id, email, display_name, full_name) "
+    f"VALUES (new.id, {_ROW.format(p='new')});"
+)
+_SQLITE_DDL = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS members_search USING fts5("
+    "member_id, email, display_name, full_name, tokenize = 'trigram')",
+    f"CREATE TRIGGER IF NOT EXISTS members_search_ai AFTER INSERT ON members BEGIN {_INSERT} END",
+    f"CREATE TRIGGER IF NOT EXISTS members_search_ad AFTER DELETE ON members BEGIN {_DELETE} END",
+    "CREATE TRIGGER IF NOT EXISTS members_search_au AFTER UPDATE OF email, display_name, given_name, "
+    f"family_name ON members BEGIN {_DELETE} {_INSERT} END",
+]
+_SQLITE_BACKFILL = (
+    "INSERT INTO members_search (member_id, email, display_name, full_name) "
+    f"SELECT m.id, {_ROW.format(p='m')} FROM members AS m"
+)
+_SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS members_search_au",
+    "DROP TRIGGER IF EXISTS members_search_ad",
+    "DROP TRIGGER IF EXISTS members_search_ai",
+    "DROP TABLE IF EXISTS members_search",
+]
 
 
 def upgrade() -> None:
@@ -44,14 +72,14 @@ def upgrade() -> None:
         op.execute(
             "CREATE INDEX ix_members_org_user_name_prefix ON members (org_id, lower(user_name) text_pattern_ops)"
         )
-        op.execute(search.POSTGRES_EXTENSION)
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for name, expr in _TRIGRAM.items():
             op.execute(f"CREATE INDEX {name} ON members USING gin (({expr}) gin_trgm_ops)")
         op.execute("ANALYZE")
     else:
-        for statement in search.SQLITE_DDL:
+        for statement in _SQLITE_DDL:
             op.execute(statement)
-        op.execute(search.SQLITE_BACKFILL)
+        op.execute(_SQLITE_BACKFILL)
         op.execute("ANALYZE")
 
 
@@ -62,7 +90,7 @@ def downgrade() -> None:
             op.execute(f"DROP INDEX IF EXISTS {name}")
         op.execute("DROP INDEX IF EXISTS ix_members_org_user_name_prefix")
     else:
-        for statement in search.SQLITE_DROP:
+        for statement in _SQLITE_DROP:
             op.execute(statement)
     op.drop_index("ix_audit_events_org_at", table_name="audit_events")
     op.create_index("ix_audit_events_org_at", "audit_events", ["org_id", "at"])
