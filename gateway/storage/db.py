@@ -61,8 +61,10 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
         def _begin(conn) -> None:  # type: ignore[no-untyped-def]
             # A writer takes SQLite's write lock at the start so that check-then-write use cases (accepting an
             # invitation while the mode flips) are serialized, as the row locks do on PostgreSQL. A reader
-            # begins a snapshot that never blocks the writer (WAL).
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if _BEGIN_WRITE.get() else "BEGIN")
+            # begins nothing: each of its statements reads its own snapshot, which never blocks the writer
+            # (WAL), as PostgreSQL's readers do in autocommit (see ``Database._begin``).
+            if _BEGIN_WRITE.get():
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         keep_sqlite_statistics_fresh(engine)
         return engine
@@ -131,7 +133,6 @@ class Database:
         self._writes = itertools.count(1)
         self._upkeep_engine: sa.Engine | None = None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
-        watch_commits(self._sessions)
         watch_commits(self._sessions)  # outage handling (gateway.storage.errors)
 
     # -- units of work -------------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ class Database:
             else:
                 # A PostgreSQL reader runs each statement in its own snapshot (autocommit), sparing the BEGIN
                 # and COMMIT round trips of a lookup; it locks nothing and writes nothing, so no statement of
-                # it needs another's snapshot. (SQLite readers begin a snapshot, which costs no round trip.)
+                # it needs another's snapshot. (SQLite readers send no BEGIN either: see the "begin" hook.)
                 session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         finally:
             _BEGIN_WRITE.reset(token)
@@ -276,9 +277,12 @@ class Database:
         return scope.after_commit if scope is not None and scope.db is self else []
 
     def _commit(self, session: Session, store: Store) -> None:
+        """Commit, unless a reader has nothing to commit: its statements ran in autocommit (see ``_begin``), so
+        closing the session is all that is left, and SQLAlchemy's commit would only cost time on each lookup."""
         try:
-            store.run_before_commit()
-            session.commit()
+            wrote = store.run_before_commit()
+            if store.write or wrote or session.new or session.dirty or session.deleted:
+                session.commit()
         except BaseException as exc:
             session.rollback()
             _raise_translated(exc)

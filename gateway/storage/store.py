@@ -79,11 +79,14 @@ class Store:
         """Run ``work`` once, just before this transaction commits (e.g. write the buffered outbox rows)."""
         self._before_commit.setdefault(key, work)
 
-    def run_before_commit(self) -> None:
+    def run_before_commit(self) -> bool:
+        """Run the jobs and write the rows waiting for the commit; whether there were any."""
+        waited = bool(self._before_commit) or bool(self.info.get(_AT_COMMIT))
         while self._before_commit:
             key = next(iter(self._before_commit))
             self._before_commit.pop(key)()
         self._write_rows_at_commit()
+        return waited
 
     def insert_at_commit(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
         """Insert ``rows`` (all with the same keys) just before this transaction commits, together with the
