@@ -18,7 +18,7 @@ from gateway.domain import model as m
 from gateway.storage.outbox_tables import WebhookEndpoint, outbox_cursors
 from gateway.storage.saml_tables import saml_assertions_seen, saml_requests
 from gateway.storage.scim_tables import scim_group_members, scim_groups
-from gateway.storage.tables import organizations
+from gateway.storage.tables import organizations, scim_tokens
 
 _EMAIL_JOINS = 0x6A6F696E
 """First key of the PostgreSQL advisory lock that serializes the joins of one email in one organization."""
@@ -67,6 +67,17 @@ def token_with_org(*, shared_lock: bool) -> sa.Select[Any]:
             .execution_options(populate_existing=True)
         )
     return stmt
+
+
+@functools.cache
+def token_and_org_rows() -> sa.Select[Any]:
+    """A SCIM token's columns followed by its organization's, by the token's hash (``:token_hash``): what a
+    reader authenticates with, as plain rows (loading them as ORM entities cost a lookup a tenth of its time)."""
+    return (
+        sa.select(*scim_tokens.c, *organizations.c)
+        .join_from(scim_tokens, organizations, organizations.c.id == scim_tokens.c.org_id)
+        .where(scim_tokens.c.token_hash == sa.bindparam("token_hash"))
+    )
 
 
 @functools.cache

@@ -23,7 +23,7 @@ from gateway.storage import hot_statements as hot
 from gateway.storage.constraints import domain_error_for
 from gateway.storage.keysets import AUDIT_ORDER, INVITATION_ORDER, MEMBER_ORDER, Keyset
 from gateway.storage.search_tables import condition as search_condition
-from gateway.storage.tables import audit_events
+from gateway.storage.tables import audit_events, organizations, scim_tokens
 
 T = TypeVar("T")
 
@@ -536,6 +536,8 @@ class Store:
     ) -> tuple[m.ScimToken, m.Organization] | None:
         """The token and its organization in one query; ``lock_org`` also takes the organization's shared
         lock (a SCIM write), so authenticating, checking the mode and writing cost one round trip less."""
+        if not self.write:
+            return self._scim_token_with_org_read(token_hash)
         stmt = hot.token_with_org(shared_lock=lock_org and self.dialect != "sqlite")
         row = self.session.execute(stmt, {"token_hash": token_hash}).one_or_none()
         if row is None:
@@ -544,6 +546,17 @@ class Store:
             self.note_org_locked(row[1].id, SHARE)
         self._keep(row[1])
         return row[0], row[1]
+
+    def _scim_token_with_org_read(self, token_hash: str) -> tuple[m.ScimToken, m.Organization] | None:
+        """A reader's token and organization, built from one row outside the session (nothing of a reader is
+        written back, and nothing else in it asks the session for them)."""
+        row = self.session.connection().execute(hot.token_and_org_rows(), {"token_hash": token_hash}).first()
+        if row is None:
+            return None
+        split = len(scim_tokens.c)
+        token = m.ScimToken(**dict(zip(scim_tokens.c.keys(), row[:split], strict=True)))
+        org = m.Organization(**dict(zip(organizations.c.keys(), row[split:], strict=True)))
+        return token, org
 
     def record_last_use(self, cls: type[m.ScimToken] | type[m.ApiKey], obj_id: str, at: datetime) -> None:
         self.session.execute(sa.update(cls).where(cls.id == obj_id).values(last_used_at=at))  # type: ignore[arg-type]
