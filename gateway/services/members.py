@@ -214,25 +214,35 @@ class MemberService(ServiceBase):
 
         ``role`` is given only when the connection maps IdP groups to roles; the IdP is then authoritative and an
         existing member's role follows it (rule 7: never demoting the last Admin). Without it a new member joins
-        as Member and an existing member keeps their role. Every outcome is audited; a refusal in its own
-        transaction, since the sign-in's own rolls back."""
+        as Member and an existing member keeps their role. Every outcome is audited. A refusal leaves nothing of
+        the sign-in behind, only its audit event, in the transaction of the caller's scope (so an adapter's
+        earlier writes, such as the replay cache's entry for the assertion, are kept and committed).
+
+        Everything runs in one transaction (the caller's scope, else one of its own). The decision reads and
+        locks without writing, so a refusal there needs no savepoint; only the writes of a just-in-time join or
+        a role change run inside one, whose failure rolls back those writes alone."""
         email = normalize_email(email)
-        try:
-            return self._sso_sign_in(org_id, email, actor, role, profile, audit_details or {})
-        except DomainError as error:
-            with self.db.transaction() as tx:
-                if tx.org(org_id) is not None:
-                    self.audit(
-                        tx,
-                        org_id,
-                        actor,
-                        "sign_in.refused",
-                        None,
-                        email=email,
-                        reason=error.code,
-                        detail=error.message,
-                    )
-            raise
+        with self.db.scope(write=True):
+            try:
+                result = self._sso_sign_in(org_id, email, actor, role, profile, audit_details or {})
+            except DomainError as error:
+                result = error
+            if isinstance(result, DomainError):
+                with self.db.transaction() as tx:
+                    if tx.org(org_id) is not None:
+                        self.audit(
+                            tx,
+                            org_id,
+                            actor,
+                            "sign_in.refused",
+                            None,
+                            email=email,
+                            reason=result.code,
+                            detail=result.message,
+                        )
+        if isinstance(result, DomainError):
+            raise result
+        return result
 
     def _sso_sign_in(
         self,
@@ -242,40 +252,63 @@ class MemberService(ServiceBase):
         role: m.Role | None,
         profile: Profile | None,
         audit_details: dict[str, Any],
-    ) -> SsoSignIn:
-        with self.db.transaction(savepoint=True) as tx:
-            org = self.locked_org(tx, org_id)
-            existing, blocked = tx.member_and_block(org.id, email)
-            domain = tx.domain(email_domain(email))
-            if domain is None or domain.org_id == org.id:
-                note_domain_free(tx, org.id, email_domain(email))
-            outcome = decide_sso_sign_in(
-                org,
-                existing,
-                blocked=blocked,
-                domain_verified=domain is not None and domain.verified and domain.org_id == org.id,
-                owned_elsewhere=domain is not None and domain.org_id != org.id,
-            )
-            if outcome is JitOutcome.SIGN_IN:
+    ) -> SsoSignIn | DomainError:
+        """The sign-in inside ``sso_sign_in``'s scope; a refusal decided before any write is returned (its
+        transaction goes on), one raised by the writes is raised after their savepoint rolled back."""
+        with self.db.transaction() as tx:
+            try:
+                org = self.locked_org(tx, org_id)
+                existing, blocked = tx.member_and_block(org.id, email)
+                domain = tx.domain(email_domain(email))
+                if domain is None or domain.org_id == org.id:
+                    note_domain_free(tx, org.id, email_domain(email))
+                outcome = decide_sso_sign_in(
+                    org,
+                    existing,
+                    blocked=blocked,
+                    domain_verified=domain is not None and domain.verified and domain.org_id == org.id,
+                    owned_elsewhere=domain is not None and domain.org_id != org.id,
+                )
+            except DomainError as error:
+                return error
+            if outcome is JitOutcome.SIGN_IN and (
+                role is None or (existing is not None and existing.role is role)
+            ):
+                # Nothing to write but the audit event: no savepoint.
                 assert existing is not None
+                return self._signed_in(tx, org, existing, email, outcome, actor, audit_details)
+        with self.db.transaction(savepoint=True) as tx:
+            if outcome is JitOutcome.SIGN_IN:
+                assert existing is not None and role is not None
                 member = existing
-                if role is not None:
-                    self._sync_role(tx, member, role, actor)
+                self._sync_role(tx, member, role, actor)
             else:
                 member = self.join(
                     tx, org, email, role or m.Role.MEMBER, m.JoinPath.JIT, actor, profile, existing=existing
                 )
-            self.audit(
-                tx,
-                org.id,
-                actor,
-                "sign_in.succeeded",
-                member,
-                email=email,
-                outcome=outcome.value,
-                **audit_details,
-            )
-            return SsoSignIn(member, outcome)
+            return self._signed_in(tx, org, member, email, outcome, actor, audit_details)
+
+    def _signed_in(
+        self,
+        tx: Store,
+        org: m.Organization,
+        member: m.Member,
+        email: str,
+        outcome: JitOutcome,
+        actor: m.Actor,
+        audit_details: dict[str, Any],
+    ) -> SsoSignIn:
+        self.audit(
+            tx,
+            org.id,
+            actor,
+            "sign_in.succeeded",
+            member,
+            email=email,
+            outcome=outcome.value,
+            **audit_details,
+        )
+        return SsoSignIn(member, outcome)
 
     def _sync_role(self, tx: Store, member: m.Member, role: m.Role, actor: m.Actor) -> None:
         """Follow the IdP's group mapping, except that it never removes the organization's last Admin."""

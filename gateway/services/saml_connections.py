@@ -620,11 +620,15 @@ class SamlConnectionService(ServiceBase):
                 connection_id=connection.id, assertion_id=assertion_id, org_id=connection.org_id,
                 seen_at=now, expires_at=max(expires, now + CLOCK_SKEW),
             )  # fmt: skip
-            if not store.record_assertion(seen):
+            if in_response_to is None:
+                recorded, taken = store.record_assertion(seen), None
+            else:
+                # One round trip on PostgreSQL: the replay cache's INSERT consumes the request in a CTE.
+                recorded, taken = store.record_assertion_taking_request(seen, in_response_to, kind, now)
+            if not recorded:
                 raise SamlRefused("saml_replay", "This sign-in assertion was already used.")
             if in_response_to is None:
                 return
-            taken = store.take_request(connection.org_id, connection.id, in_response_to, kind, now)
             if taken is None:
                 raise SamlRefused(
                     "saml_unknown_request",

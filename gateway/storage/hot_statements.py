@@ -248,6 +248,40 @@ def record_assertion(dialect: str) -> sa.Insert:
 
 
 @functools.cache
+def record_assertion_taking_request() -> sa.Insert:
+    """PostgreSQL: ``record_assertion`` and ``take_request`` in one statement (one round trip): the DELETE of the
+    live remembered request ``:request_id`` of ``:kind`` for ``:request_org_id`` / ``:request_connection_id``
+    (live at ``:now``) is a data-modifying CTE of the assertion's INSERT, which returns, when it inserted a row,
+    how many requests the DELETE took (0 or 1) and their ``browser_hash``. Nothing comes back for a replay (the
+    caller refuses it, rolling the DELETE back with the rest of the transaction)."""
+    t = saml_requests
+    taken = (
+        sa.delete(t)
+        .where(
+            t.c.id == sa.bindparam("request_id"),
+            t.c.org_id == sa.bindparam("request_org_id"),
+            t.c.connection_id == sa.bindparam("request_connection_id"),
+            t.c.kind == sa.bindparam("kind"),
+            t.c.expires_at > sa.bindparam("now", type_=t.c.expires_at.type),
+        )
+        .returning(t.c.browser_hash)
+        .cte("taken_request")
+    )
+    table = saml_assertions_seen
+    return (
+        postgresql.insert(table)
+        .values({c.key: sa.bindparam(c.key, type_=c.type) for c in table.columns})
+        .on_conflict_do_nothing(index_elements=[table.c.connection_id, table.c.assertion_id])
+        .returning(
+            table.c.assertion_id,
+            sa.select(sa.func.count()).select_from(taken).scalar_subquery().label("taken"),
+            sa.select(taken.c.browser_hash).scalar_subquery().label("browser_hash"),
+        )
+        .add_cte(taken)
+    )
+
+
+@functools.cache
 def take_request() -> sa.Delete:
     """Delete the live remembered request ``:id`` of ``:kind`` for ``:org_id`` / ``:connection_id`` (still
     live at ``:now``), returning its ``browser_hash``."""

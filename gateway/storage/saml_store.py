@@ -76,6 +76,30 @@ class SamlStore:
         values = {c.key: getattr(seen, c.key) for c in saml_assertions_seen.columns}
         return self.session.execute(hot.record_assertion(self.dialect), values).first() is not None
 
+    def record_assertion_taking_request(
+        self, seen: SamlAssertionSeen, request_id: str, kind: str, now: datetime
+    ) -> tuple[bool, tuple[str | None] | None]:
+        """``record_assertion``, then ``take_request`` of ``request_id`` on the assertion's connection: whether
+        the assertion was new, and the ``(browser_hash,)`` of the live request it consumed (``None`` when there
+        was none). On PostgreSQL one statement (``hot.record_assertion_taking_request``); the request is not
+        taken when the assertion is a replay only on SQLite, which is refused and rolled back either way."""
+        if self.dialect != "postgresql":
+            if not self.record_assertion(seen):
+                return False, None
+            return True, self.take_request(seen.org_id, seen.connection_id, request_id, kind, now)
+        values = {c.key: getattr(seen, c.key) for c in saml_assertions_seen.columns}
+        values.update(
+            request_id=request_id,
+            request_org_id=seen.org_id,
+            request_connection_id=seen.connection_id,
+            kind=kind,
+            now=now,
+        )
+        row = self.session.execute(hot.record_assertion_taking_request(), values).first()
+        if row is None:
+            return False, None
+        return True, ((row.browser_hash,) if row.taken else None)
+
     def purge_expired(self, now: datetime) -> int:
         """Delete expired requests and replay entries (all organizations: this is housekeeping, not a read)."""
         removed = self.session.execute(sa.delete(SamlRequest).where(SamlRequest.expires_at <= now))

@@ -30,11 +30,7 @@ def start_member_session(
     org_id: str, member_id: str, actor: m.Actor, next_url: str | None, **data: object
 ) -> Response:
     """End whatever session the browser had, start a new one for the member, redirect to a safe target."""
-    svc = services()
-    previous = read_session_token()
-    if previous:
-        svc.sessions.end(previous)
-    _, token = svc.sessions.start(org_id, member_id, actor, **data)
+    token = services().sessions.sign_in(org_id, member_id, actor, read_session_token() or None, data)
     response = make_response(redirect(safe_next(next_url), code=303))
     return set_session_cookie(response, token)
 

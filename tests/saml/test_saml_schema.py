@@ -46,3 +46,38 @@ def test_outside_the_block_python3_saml_compiles_as_shipped(okta: SamlSetup, mon
     monkeypatch.setattr(schema, "_SHIPPED", lambda xml, name, debug=False: calls.append(name) or "shipped")
     assert OneLogin_Saml2_XML.validate_xml(okta.response("ada@acme.test"), PROTOCOL) == "shipped"
     assert calls == [PROTOCOL]
+
+
+QUERIES = (
+    ("/samlp:Response/samlp:Status/samlp:StatusCode", None),
+    ("/samlp:Response/saml:Assertion", None),
+    ("//ds:Signature", None),
+    (".//ds:Reference", None),
+    ("/samlp:Response/saml:Assertion[@ID=$tagid]/saml:Subject/saml:SubjectConfirmation", "tagid"),
+    ("/samlp:Response/saml:Assertion[@ID=$tagid]/saml:Issuer", "tagid"),
+    ("/samlp:Response/saml:Assertion[@ID=$tagid]/saml:Issuer", "no-such-id"),
+)
+
+
+def test_compiled_xpath_queries_find_what_python3_saml_finds(okta: SamlSetup) -> None:
+    schema.install()
+    root = etree.fromstring(okta.response("ada@acme.test"))
+    assertion_id = root.find("{urn:oasis:names:tc:SAML:2.0:assertion}Assertion").get("ID")
+    for query, tagid in QUERIES:
+        tag = assertion_id if tagid == "tagid" else tagid
+        shipped = schema._SHIPPED_QUERY(root, query, None, tag)
+        with schema.compiled_schemas():
+            compiled = OneLogin_Saml2_XML.query(root, query, None, tag)
+        assert compiled == shipped, query
+        assert shipped or tag == "no-such-id", query
+    assert set(q for q, _ in QUERIES) <= set(schema._PER_THREAD.xpaths)
+
+
+def test_outside_the_block_xpath_queries_run_as_shipped(okta: SamlSetup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    schema.install()
+    calls: list[str] = []
+    monkeypatch.setattr(
+        schema, "_SHIPPED_QUERY", lambda dom, query, context=None, tagid=None: calls.append(query) or []
+    )
+    assert OneLogin_Saml2_XML.query(etree.fromstring(okta.response("ada@acme.test")), "//ds:Signature") == []
+    assert calls == ["//ds:Signature"]
