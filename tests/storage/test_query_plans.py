@@ -29,10 +29,19 @@ from statement_counter import count_statements
 
 from gateway.domain import groups as g
 from gateway.storage.db import Database
+from gateway.storage.migrate import upgrade
 from gateway.storage.scim_store import ScimStore
 from gateway.storage.scim_tables import scim_group_members, scim_groups, scim_user_emails
 from gateway.storage.store import Store
-from gateway.storage.tables import audit_events, invitations, members, metadata, organizations
+from gateway.storage.tables import (
+    audit_events,
+    invitations,
+    members,
+    metadata,
+    organizations,
+    project_memberships,
+    projects,
+)
 from scim.filter import parse_filter
 
 from .conftest import BACKENDS, create_postgres_database, drop_postgres_database
@@ -435,3 +444,72 @@ def test_invitations_keyset_page(populated: Populated) -> None:
     plan = emitted(populated, lambda tx: tx.invitations(populated.org, now, limit=51, after=after), "LIMIT")
     assert_fits(plan, "ix_invitations_org_created", "invitations")
     assert_no_sort_below_limit(plan)
+
+
+# -- plans cached while the tables are small ---------------------------------------------------------------
+def _member_row(org: str, i: int, at: datetime) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()), "org_id": org, "email": f"user{i}@fresh.example", "role": "member",
+        "status": "active", "joined_via": "scim", "user_name": f"user{i}@fresh.example", "scim_linked": True,
+        "version": 1, "attributes": {}, "created_at": at, "updated_at": at,
+    }  # fmt: skip
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL caches plans per connection")
+def test_plans_cached_while_tables_are_small_stay_index_scans() -> None:
+    """A database fresh from the migrations, used as a first SCIM sync uses it, with autovacuum's ANALYZE never
+    coming (as on a server with autovacuum off): one connection joins a dozen members while the organization is
+    tiny, so psycopg prepares the hot statements and PostgreSQL caches generic plans for them and for the
+    foreign-key checks of each insert; then the organization grows, and the same work must not read members
+    sequentially. When a migration had analyzed the empty tables, the statistics said "empty", every one of
+    those cached plans was a sequential scan of members, and a sync slowed down linearly with the organization
+    (a table never analyzed is costed as at least ten pages, where the index wins)."""
+    url = create_postgres_database()
+    db = Database(url, pool_size=1, max_overflow=0)  # one connection: the one whose plans are cached
+    try:
+        upgrade(url)
+        org, project = str(uuid.uuid4()), str(uuid.uuid4())
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.insert(organizations),
+                {"id": org, "slug": "fresh", "name": "Fresh", "mode": "sso", "multi_project": False,
+                 "created_at": START},
+            )  # fmt: skip
+            conn.execute(
+                sa.insert(projects),
+                {
+                    "id": project,
+                    "org_id": org,
+                    "name": "Default Project",
+                    "is_default": True,
+                    "created_at": START,
+                },
+            )
+
+        def join(i: int) -> int:
+            """Member ``i`` joins (its row and Default Project membership: foreign-key checks on members) after
+            the identity provider's lookup and the join's email check; the sequential scans of members."""
+            with db.transaction() as tx:
+                email = f"user{i}@fresh.example"
+                ScimStore(tx).users_with_groups(org, g.Query(filter=parse_filter(f'userName eq "{email}"')))
+                tx.member_and_block(org, email)
+                row = _member_row(org, i, START)
+                tx.session.execute(sa.insert(members), row)
+                tx.session.execute(
+                    sa.insert(project_memberships),
+                    {"id": str(uuid.uuid4()), "org_id": org, "project_id": project, "member_id": row["id"],
+                     "created_at": START},
+                )  # fmt: skip
+                scans = tx.session.execute(
+                    sa.text("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'members'")
+                ).scalar_one()
+            return int(scans)
+
+        for i in range(12):
+            join(i)
+        with db.engine.begin() as conn:  # the same pooled connection; no ANALYZE follows
+            conn.execute(sa.insert(members), [_member_row(org, i, START) for i in range(100, 5100)])
+        assert join(12) == 0, "a plan cached while members was small reads it sequentially"
+    finally:
+        db.dispose()
+        drop_postgres_database(url)
