@@ -15,13 +15,13 @@ took 0.2 s here, and ``optimize`` does it again only when a table has grown many
 
 PostgreSQL's autovacuum analyzes a table once a tenth of it has changed, which also makes every connection
 re-plan the statements it cached for the table. With autovacuum off nothing does, and the plans a connection
-cached while the organization was small stay: during a first SCIM sync on such a server, the join's lookup by
-``(org_id, email)`` ran on a cached plan that walked the organization's ``ix_members_org_manager`` entries (every
-member's, since few have a manager), 3,900 index entries per call at 20,000 members. So each pooled connection,
-every ``EVERY`` check-ins, analyzes the tables autovacuum would have analyzed by now (its default threshold: 50
-rows and a tenth of the table changed since the last analysis) but will not (autovacuum off, on the server or
-for the table). ``SKIP_LOCKED``: a table another connection is analyzing is left to it. Where autovacuum runs,
-as in production, the check finds nothing.
+cached while the organization was small stay: during a first SCIM sync on such a server, the join's lookup
+by ``(org_id, email)`` ran on a cached plan that walked the organization's ``ix_members_org_manager`` entries
+(every member's, since few have a manager), 3,900 index entries per call at 20,000 members. So each pooled
+connection, every ``POSTGRES_EVERY`` check-ins, analyzes the tables autovacuum would have analyzed by now (its
+default threshold: 50 rows and a tenth of the table changed since the last analysis) but will not (autovacuum
+off, on the server or for the table). ``SKIP_LOCKED``: a table another connection is analyzing is left to it.
+Where autovacuum runs, as in production, the check finds nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ from sqlalchemy import event
 log = logging.getLogger("gateway.storage")
 
 EVERY = 1000
+POSTGRES_EVERY = 100
+"""PostgreSQL: check-ins of a connection between two looks for stale tables (one query on the statistics
+views), often enough that plans cached at the start of a sync are made again within its first few hundred
+users."""
 ANALYSIS_LIMIT = 0
 """No limit: see the module docstring."""
 
@@ -105,7 +109,7 @@ def analyze_stale_tables(dbapi_conn: Any) -> list[str]:
 
 def keep_postgresql_statistics_fresh(engine: sa.Engine, every: int | None = None) -> None:
     """Install the ``analyze_stale_tables`` hook on a PostgreSQL engine's pool (every ``every`` check-ins of
-    a connection, ``EVERY`` by default)."""
+    a connection, ``POSTGRES_EVERY`` by default)."""
     if engine.dialect.name != "postgresql":
         return
 
@@ -115,7 +119,7 @@ def keep_postgresql_statistics_fresh(engine: sa.Engine, every: int | None = None
             return
         uses = record.info.get("analyze_uses", 0) + 1
         record.info["analyze_uses"] = uses
-        if uses % (every or EVERY) == 0:
+        if uses % (every or POSTGRES_EVERY) == 0:
             try:
                 analyze_stale_tables(dbapi_conn)
             except Exception:  # statistics are an optimization: a busy database must not fail a request

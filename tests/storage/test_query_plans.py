@@ -477,7 +477,7 @@ def test_plans_cached_while_tables_are_small_follow_the_growth(monkeypatch: pyte
     the index wins). And, without statistics, a cached plan of the join's ``(org_id, email)`` lookup that picked
     another ``(org_id, ...)`` index and walked the whole organization; the engine's statistics hook analyzes
     what autovacuum would have (here at every check-in), which makes the connection plan again."""
-    monkeypatch.setattr(statistics, "EVERY", 1)
+    monkeypatch.setattr(statistics, "POSTGRES_EVERY", 1)
     url = create_postgres_database()
     db = Database(url, pool_size=1, max_overflow=0)  # one connection: the one whose plans are cached
     try:
