@@ -80,13 +80,15 @@ def keep_sqlite_statistics_fresh(engine: sa.Engine, every: int = EVERY) -> None:
 _STALE_WITHOUT_AUTOVACUUM = """
 SELECT format('%I.%I', s.schemaname, s.relname)
 FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
-WHERE s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
+WHERE s.schemaname = ANY (current_schemas(false))
+  AND s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
   AND NOT (current_setting('autovacuum')::boolean
            AND coalesce((SELECT o.option_value::boolean FROM pg_options_to_table(c.reloptions) AS o
                          WHERE o.option_name = 'autovacuum_enabled'), true))
 ORDER BY s.n_mod_since_analyze DESC
 """
-"""The tables autovacuum's analyze threshold has passed and that autovacuum will not analyze."""
+"""The tables on the search path whose changes have passed autovacuum's analyze threshold and that autovacuum
+will not analyze."""
 
 
 def analyze_stale_tables(dbapi_conn: Any) -> list[str]:

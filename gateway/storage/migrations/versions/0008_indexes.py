@@ -16,7 +16,7 @@ that the table is empty for good: plans cached while it is still small (a connec
 the foreign-key checks of every insert) read it sequentially and keep doing so as it grows, until the next
 ``ANALYZE``. A table never analyzed is instead costed as at least ten pages, where an index wins (a first
 SCIM sync with autovacuum off slowed down linearly with the organization before this; see
-tests/storage/test_query_plans.py, ``test_plans_cached_while_tables_are_small_stay_index_scans``).
+tests/storage/test_query_plans.py, ``test_plans_cached_while_tables_are_small_follow_the_growth``).
 """
 
 from __future__ import annotations
