@@ -30,7 +30,7 @@ from gateway.storage.checkpoints import no_automatic_checkpoint, passive_checkpo
 from gateway.storage.constraints import domain_error_for
 from gateway.storage.errors import storage_errors, watch_commits
 from gateway.storage.search_tables import index_pending_members
-from gateway.storage.statistics import keep_sqlite_statistics_fresh
+from gateway.storage.statistics import keep_postgresql_statistics_fresh, keep_sqlite_statistics_fresh
 from gateway.storage.store import Store
 from gateway.storage.tables import map_entities, metadata
 from gateway.storage.write_lock import WriteQueue
@@ -71,7 +71,7 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
     # No ping on every checkout: a connection broken by a restart or failover raises a disconnect error, upon
     # which SQLAlchemy invalidates the whole pool, so the next checkouts connect afresh. ``pool_recycle``
     # retires connections before a proxy or server idle timeout can cut them.
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_pre_ping=False,
         pool_recycle=1800,
@@ -79,6 +79,8 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
         max_overflow=max_overflow,
         pool_use_lifo=True,
     )
+    keep_postgresql_statistics_fresh(engine)
+    return engine
 
 
 UNSTORABLE = (

@@ -28,12 +28,22 @@ import sqlalchemy as sa
 from statement_counter import count_statements
 
 from gateway.domain import groups as g
+from gateway.storage import statistics
 from gateway.storage.db import Database
+from gateway.storage.migrate import upgrade
 from gateway.storage.scim_store import ScimStore
 from gateway.storage.scim_tables import scim_group_members, scim_groups, scim_user_emails
 from gateway.storage.search_tables import index_pending_members
 from gateway.storage.store import Store
-from gateway.storage.tables import audit_events, invitations, members, metadata, organizations
+from gateway.storage.tables import (
+    audit_events,
+    invitations,
+    members,
+    metadata,
+    organizations,
+    project_memberships,
+    projects,
+)
 from scim.filter import parse_filter
 
 from .conftest import BACKENDS, create_postgres_database, drop_postgres_database
@@ -440,3 +450,86 @@ def test_invitations_keyset_page(populated: Populated) -> None:
     plan = emitted(populated, lambda tx: tx.invitations(populated.org, now, limit=51, after=after), "LIMIT")
     assert_fits(plan, "ix_invitations_org_created", "invitations")
     assert_no_sort_below_limit(plan)
+
+
+# -- plans cached while the tables are small ---------------------------------------------------------------
+def _member_row(org: str, i: int, at: datetime) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()), "org_id": org, "email": f"user{i}@fresh.example", "role": "member",
+        "status": "active", "joined_via": "scim", "user_name": f"user{i}@fresh.example", "scim_linked": True,
+        "version": 1, "attributes": {}, "created_at": at, "updated_at": at,
+    }  # fmt: skip
+
+
+_MEMBERS_READ = """
+SELECT pg_stat_get_xact_tuples_returned('members'::regclass)
+     + (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(indexrelid)), 0) FROM pg_index
+        WHERE indrelid = 'members'::regclass)
+"""
+"""Rows of members read so far in this transaction: by sequential scans, and index entries by index scans."""
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL caches plans per connection")
+def test_plans_cached_while_tables_are_small_follow_the_growth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database fresh from the migrations, used as a first SCIM sync uses it, with autovacuum never coming
+    (it is off on the server or for the table): one connection joins a dozen members while the organization is
+    tiny, so psycopg prepares the hot statements and PostgreSQL caches generic plans for them and for the
+    foreign-key checks of each insert; then the organization grows, and the same work must read a few rows of
+    members, not the organization.
+
+    Two things broke that. A migration's ANALYZE of the empty tables, whose statistics said "empty": every
+    cached plan was a sequential scan of members (a table never analyzed is costed as at least ten pages, where
+    the index wins). And, without statistics, a cached plan of the join's ``(org_id, email)`` lookup that picked
+    another ``(org_id, ...)`` index and walked the whole organization; the engine's statistics hook analyzes
+    what autovacuum would have (here at every check-in), which makes the connection plan again."""
+    monkeypatch.setattr(statistics, "POSTGRES_EVERY", 1)
+    url = create_postgres_database()
+    db = Database(url, pool_size=1, max_overflow=0)  # one connection: the one whose plans are cached
+    try:
+        upgrade(url)
+        org, project = str(uuid.uuid4()), str(uuid.uuid4())
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE members SET (autovacuum_enabled = false)")
+            conn.execute(
+                sa.insert(organizations),
+                {"id": org, "slug": "fresh", "name": "Fresh", "mode": "sso", "multi_project": False,
+                 "created_at": START},
+            )  # fmt: skip
+            conn.execute(
+                sa.insert(projects),
+                {
+                    "id": project,
+                    "org_id": org,
+                    "name": "Default Project",
+                    "is_default": True,
+                    "created_at": START,
+                },
+            )
+
+        def join(i: int) -> int:
+            """Member ``i`` joins (its row and Default Project membership: foreign-key checks on members) after
+            the identity provider's lookup and the join's email check; the rows of members read."""
+            with db.transaction() as tx:
+                email = f"user{i}@fresh.example"
+                ScimStore(tx).users_with_groups(org, g.Query(filter=parse_filter(f'userName eq "{email}"')))
+                tx.member_and_block(org, email)
+                row = _member_row(org, i, START)
+                tx.session.execute(sa.insert(members), row)
+                tx.session.execute(
+                    sa.insert(project_memberships),
+                    {"id": str(uuid.uuid4()), "org_id": org, "project_id": project, "member_id": row["id"],
+                     "created_at": START},
+                )  # fmt: skip
+                read = tx.session.execute(sa.text(_MEMBERS_READ)).scalar_one()
+            return int(read)
+
+        for i in range(12):
+            join(i)
+        with db.engine.begin() as conn:  # the same pooled connection
+            conn.execute(sa.insert(members), [_member_row(org, i, START) for i in range(100, 5100)])
+            # A backend reports its counts (which the hook reads) at most once a second; now, at this commit.
+            conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+        assert join(12) <= 3, "a plan cached while members was small reads the organization"
+    finally:
+        db.dispose()
+        drop_postgres_database(url)

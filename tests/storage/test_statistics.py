@@ -1,13 +1,17 @@
 """SQLite gets planner statistics without anyone running ANALYZE by hand: the engine's connections run
-``PRAGMA optimize`` every so many check-ins and when they close."""
+``PRAGMA optimize`` every so many check-ins and when they close. On PostgreSQL they analyze the tables
+autovacuum would have analyzed but will not (autovacuum off)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
-from gateway.storage.statistics import keep_sqlite_statistics_fresh
+from gateway.storage.statistics import keep_postgresql_statistics_fresh, keep_sqlite_statistics_fresh
+
+from .conftest import BACKENDS, create_postgres_database, drop_postgres_database
 
 
 def _stat_tables(engine: sa.Engine) -> set[str]:
@@ -83,3 +87,49 @@ def test_the_statistics_see_that_one_large_organization_holds_every_row(tmp_path
         )
     assert rows == 5000 and per_org == 5000
     engine.dispose()
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL only")
+def test_postgresql_checkins_analyze_the_tables_autovacuum_leaves_alone() -> None:
+    """Where autovacuum will not analyze a table (off on the server, as on the benchmark machine, or for the
+    table), a connection's check-ins analyze it once autovacuum's threshold has passed: a tenth of the table
+    and 50 rows changed since the last analysis. A table autovacuum looks after is left to it."""
+    url = create_postgres_database()
+    engine = sa.create_engine(url)
+    keep_postgresql_statistics_fresh(engine, every=1)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (org TEXT, k INTEGER) WITH (autovacuum_enabled = false)")
+            conn.exec_driver_sql("INSERT INTO t SELECT 'org', i FROM generate_series(1, 40) AS i")
+            conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")  # counts are reported at this commit
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(_LAST_ANALYZE).scalar() is None  # 40 rows: below the threshold
+            conn.exec_driver_sql("INSERT INTO t SELECT 'org', i FROM generate_series(1, 2000) AS i")
+            conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+            conn.commit()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(_LAST_ANALYZE).scalar() is not None
+            assert conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 't'").scalar() == 2040
+            conn.exec_driver_sql("ALTER TABLE t RESET (autovacuum_enabled)")
+            conn.commit()
+            autovacuum = conn.exec_driver_sql("SHOW autovacuum").scalar() == "on"
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t SELECT 'org', i FROM generate_series(1, 4000) AS i")
+            conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+        with engine.connect() as conn:
+            reltuples = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 't'").scalar()
+            # the server's autovacuum looks after the table now (if it runs), so the hook leaves it alone
+            assert reltuples == (2040 if autovacuum else 6040)
+    finally:
+        engine.dispose()
+        drop_postgres_database(url)
+
+
+def test_the_postgresql_hook_leaves_sqlite_engines_alone() -> None:
+    sqlite = sa.create_engine("sqlite://")
+    keep_postgresql_statistics_fresh(sqlite)
+    assert len(sqlite.pool.dispatch.checkin) == 0
+    sqlite.dispose()
+
+
+_LAST_ANALYZE = "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 't'"

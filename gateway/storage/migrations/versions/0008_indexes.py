@@ -10,6 +10,13 @@ Every hot query gets an index that fits it (see tests/storage/test_query_plans.p
 (lower(user_name) with ``text_pattern_ops``), and the member search (``pg_trgm`` GIN indexes on PostgreSQL, an FTS5
 trigram table kept by triggers on SQLite; see ``gateway.storage.search_tables``). It ends with ``ANALYZE`` so
 that the planners, SQLite's above all (which otherwise never has statistics), choose these indexes.
+
+On PostgreSQL only the tables that hold rows are analyzed. Statistics taken of an empty table tell the planner
+that the table is empty for good: plans cached while it is still small (a connection's prepared statements,
+the foreign-key checks of every insert) read it sequentially and keep doing so as it grows, until the next
+``ANALYZE``. A table never analyzed is instead costed as at least ten pages, where an index wins (a first
+SCIM sync with autovacuum off slowed down linearly with the organization before this; see
+tests/storage/test_query_plans.py, ``test_plans_cached_while_tables_are_small_follow_the_growth``).
 """
 
 from __future__ import annotations
@@ -75,12 +82,26 @@ def upgrade() -> None:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for name, expr in _TRIGRAM.items():
             op.execute(f"CREATE INDEX {name} ON members USING gin (({expr}) gin_trgm_ops)")
-        op.execute("ANALYZE")
+        _analyze_tables_with_rows()
     else:
         for statement in _SQLITE_DDL:
             op.execute(statement)
         op.execute(_SQLITE_BACKFILL)
         op.execute("ANALYZE")
+
+
+def _analyze_tables_with_rows() -> None:
+    """PostgreSQL: ``ANALYZE`` each table of the schema that holds rows, and leave the empty ones unanalyzed
+    (see the module docstring)."""
+    bind = op.get_bind()
+    names = bind.exec_driver_sql(
+        "SELECT c.relname FROM pg_class AS c WHERE c.relkind = 'r' "
+        "AND c.relnamespace = current_schema()::regnamespace ORDER BY c.relname"
+    ).scalars()
+    for name in list(names):
+        quoted = bind.dialect.identifier_preparer.quote(name)
+        if bind.exec_driver_sql(f"SELECT EXISTS (SELECT FROM {quoted})").scalar():
+            op.execute(f"ANALYZE {quoted}")
 
 
 def downgrade() -> None:
