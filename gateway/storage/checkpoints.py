@@ -5,8 +5,8 @@ the WAL back into the database file and syncs it while its process still holds t
 (``gateway.storage.write_lock``), so every other writer waits for the copy too. Each connection therefore
 turns the automatic checkpoint off, and ``Database`` runs a passive checkpoint every few dozen write
 transactions of a process, once the writer has released the queue (``Database._upkeep``). A passive checkpoint
-never waits for a lock and runs beside the next writer (SQLite's checkpointer is not its writer). Durability is unchanged: with ``synchronous=NORMAL`` a
-commit reaches the WAL without a sync either way.
+never waits for a lock and runs beside the next writer (SQLite's checkpointer is not its writer). Durability is
+unchanged: with ``synchronous=NORMAL`` a commit reaches the WAL without a sync either way.
 """
 
 from __future__ import annotations

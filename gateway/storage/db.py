@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -134,6 +135,7 @@ class Database:
         self._writers = WriteQueue(path) if path and path != ":memory:" else None
         self._writes = itertools.count(1)
         self._upkeep_engine: sa.Engine | None = None
+        self._upkeep_lock = threading.Lock()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         watch_commits(self._sessions)  # outage handling (gateway.storage.errors)
 
@@ -244,18 +246,20 @@ class Database:
         """SQLite's housekeeping, kept out of the write queue's hot path: members noted for the search index
         are indexed in one batch (``gateway.storage.search_tables``), then a passive WAL checkpoint runs
         (``gateway.storage.checkpoints``). It has an engine of its own (one connection), so a request's
-        statements are its own; it never fails the request that happens to run it."""
-        if self._upkeep_engine is None:
-            self._upkeep_engine = _make_engine(self.url, 1, 0)
-        place = self._writers.acquire() if self._writers is not None else None
-        try:
-            with self._upkeep_engine.begin() as conn:
-                index_pending_members(conn)
-        except Exception:
-            log.warning("indexing members for the search skipped", exc_info=True)
-        finally:
-            WriteQueue.release(place)
-        passive_checkpoint(self._upkeep_engine)
+        statements are its own; it never fails the request that happens to run it. One thread of a process runs
+        it at a time."""
+        with self._upkeep_lock:
+            if self._upkeep_engine is None:
+                self._upkeep_engine = _make_engine(self.url, 1, 0)
+            place = self._writers.acquire() if self._writers is not None else None
+            try:
+                with self._upkeep_engine.begin() as conn:
+                    index_pending_members(conn)
+            except Exception:
+                log.warning("indexing members for the search skipped", exc_info=True)
+            finally:
+                WriteQueue.release(place)
+            passive_checkpoint(self._upkeep_engine)
 
     def _begin(self, session: Session, write: bool) -> Store:
         if write and self._writers is not None:
