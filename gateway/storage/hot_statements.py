@@ -254,19 +254,7 @@ def record_assertion_taking_request() -> sa.Insert:
     (live at ``:now``) is a data-modifying CTE of the assertion's INSERT, which returns, when it inserted a row,
     how many requests the DELETE took (0 or 1) and their ``browser_hash``. Nothing comes back for a replay (the
     caller refuses it, rolling the DELETE back with the rest of the transaction)."""
-    t = saml_requests
-    taken = (
-        sa.delete(t)
-        .where(
-            t.c.id == sa.bindparam("request_id"),
-            t.c.org_id == sa.bindparam("request_org_id"),
-            t.c.connection_id == sa.bindparam("request_connection_id"),
-            t.c.kind == sa.bindparam("kind"),
-            t.c.expires_at > sa.bindparam("now", type_=t.c.expires_at.type),
-        )
-        .returning(t.c.browser_hash)
-        .cte("taken_request")
-    )
+    taken = _taking_request("request_id", "request_org_id", "request_connection_id").cte("taken_request")
     table = saml_assertions_seen
     return (
         postgresql.insert(table)
@@ -285,13 +273,19 @@ def record_assertion_taking_request() -> sa.Insert:
 def take_request() -> sa.Delete:
     """Delete the live remembered request ``:id`` of ``:kind`` for ``:org_id`` / ``:connection_id`` (still
     live at ``:now``), returning its ``browser_hash``."""
+    return _taking_request("id", "org_id", "connection_id")
+
+
+def _taking_request(request_id: str, org_id: str, connection_id: str) -> sa.Delete:
+    """The DELETE of a live remembered request (by the named parameters, ``:kind`` and ``:now``), returning its
+    ``browser_hash``: the one rule ``take_request`` and ``record_assertion_taking_request`` both apply."""
     t = saml_requests
     return (
         sa.delete(t)
         .where(
-            t.c.id == sa.bindparam("id"),
-            t.c.org_id == sa.bindparam("org_id"),
-            t.c.connection_id == sa.bindparam("connection_id"),
+            t.c.id == sa.bindparam(request_id),
+            t.c.org_id == sa.bindparam(org_id),
+            t.c.connection_id == sa.bindparam(connection_id),
             t.c.kind == sa.bindparam("kind"),
             t.c.expires_at > sa.bindparam("now", type_=t.c.expires_at.type),
         )

@@ -27,6 +27,7 @@ Where autovacuum runs, as in production, the check finds nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,17 +58,7 @@ def keep_sqlite_statistics_fresh(engine: sa.Engine, every: int = EVERY) -> None:
     if engine.dialect.name != "sqlite":
         return
 
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
-        if dbapi_conn is None:
-            return
-        uses = record.info.get("optimize_uses", 0) + 1
-        record.info["optimize_uses"] = uses
-        if uses % every == 0:
-            try:
-                _optimize(dbapi_conn)
-            except Exception:  # statistics are an optimization: a busy database must not fail a request
-                log.warning("PRAGMA optimize skipped", exc_info=True)
+    _every_checkins(engine, every, _optimize, "optimize_uses", "PRAGMA optimize skipped")
 
     @event.listens_for(engine, "close")
     def _on_close(dbapi_conn: Any, _record: Any) -> None:
@@ -115,14 +106,29 @@ def keep_postgresql_statistics_fresh(engine: sa.Engine, every: int | None = None
     if engine.dialect.name != "postgresql":
         return
 
+    _every_checkins(
+        engine,
+        every or POSTGRES_EVERY,
+        analyze_stale_tables,
+        "analyze_uses",
+        "ANALYZE of stale tables skipped",
+    )
+
+
+def _every_checkins(
+    engine: sa.Engine, every: int, work: Callable[[Any], object], key: str, skipped: str
+) -> None:
+    """Run ``work`` on a pooled connection every ``every``-th time it is checked in (counted in its record's
+    ``info[key]``); statistics are an optimization, so a failure is logged, never raised into a request."""
+
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_conn: Any, record: Any) -> None:
         if dbapi_conn is None:
             return
-        uses = record.info.get("analyze_uses", 0) + 1
-        record.info["analyze_uses"] = uses
-        if uses % (every or POSTGRES_EVERY) == 0:
+        uses = record.info.get(key, 0) + 1
+        record.info[key] = uses
+        if uses % every == 0:
             try:
-                analyze_stale_tables(dbapi_conn)
-            except Exception:  # statistics are an optimization: a busy database must not fail a request
-                log.warning("ANALYZE of stale tables skipped", exc_info=True)
+                work(dbapi_conn)
+            except Exception:
+                log.warning(skipped, exc_info=True)
