@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from gateway.domain import model as m
 from gateway.services.base import ServiceBase, hash_token, new_id
-from gateway.storage.tables import web_sessions
 
 IDLE_TIMEOUT = timedelta(hours=8)
 ABSOLUTE_TIMEOUT = timedelta(hours=24)
@@ -64,9 +63,7 @@ class SessionService(ServiceBase):
                 id=new_id(), token_hash=issued.token_hash, created_at=now, last_seen_at=now,
                 expires_at=now + self.absolute_timeout, org_id=org_id, member_id=member.id, data=dict(data),
             )  # fmt: skip
-            tx.insert_at_commit(
-                web_sessions, [{c.key: getattr(session, c.key) for c in web_sessions.columns}]
-            )
+            tx.insert_object_at_commit(session)
             self.audit(tx, org_id, actor, "session.started", member, session_id=session.id)
         return issued.token
 

@@ -12,13 +12,8 @@ import sqlalchemy as sa
 
 from gateway.domain import model as m
 from gateway.storage import hot_statements as hot
-from gateway.storage.saml_tables import (
-    SamlAssertionSeen,
-    SamlRequest,
-    map_saml_entities,
-    saml_assertions_seen,
-)
-from gateway.storage.store import Store
+from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest, map_saml_entities
+from gateway.storage.store import Store, row_of
 
 map_saml_entities()
 
@@ -73,7 +68,7 @@ class SamlStore:
         The primary key decides, so a replay sent to two processes at once is refused by one of them: one
         ``INSERT ... ON CONFLICT DO NOTHING`` that inserts no row for an ID already there (no savepoint, no
         failed statement; a replay refuses the sign-in, which rolls the transaction back anyway)."""
-        values = {c.key: getattr(seen, c.key) for c in saml_assertions_seen.columns}
+        values = row_of(seen)
         return self.session.execute(hot.record_assertion(self.dialect), values).first() is not None
 
     def record_assertion_taking_request(
@@ -87,7 +82,7 @@ class SamlStore:
             if not self.record_assertion(seen):
                 return False, None
             return True, self.take_request(seen.org_id, seen.connection_id, request_id, kind, now)
-        values = {c.key: getattr(seen, c.key) for c in saml_assertions_seen.columns}
+        values = row_of(seen)
         values.update(
             request_id=request_id,
             request_org_id=seen.org_id,

@@ -44,6 +44,11 @@ _ADMIN_CHANGES = 0x61646D6E
 """First key of the PostgreSQL advisory lock that serializes changes able to remove an org's last Admin."""
 
 
+def row_of(obj: object) -> dict[str, Any]:
+    """A mapped object's values, one per column of its table (what a prebuilt INSERT binds)."""
+    return {c.key: getattr(obj, c.key) for c in sa.inspect(type(obj)).local_table.columns}
+
+
 class Store:
     def __init__(
         self,
@@ -106,6 +111,10 @@ class Store:
             return
         for table, rows in by_table.items():
             self.session.execute(hot.insert_rows(table, tuple(rows[0])), rows[0] if len(rows) == 1 else rows)
+
+    def insert_object_at_commit(self, obj: object) -> None:
+        """``insert_at_commit`` of a new mapped object's row (the object itself stays out of the session)."""
+        self.insert_at_commit(sa.inspect(type(obj)).local_table, [row_of(obj)])
 
     def buffer(self, key: str, item: object) -> None:
         """Keep ``item`` in the named buffer a ``before_commit`` job writes (audit rows, outbox events)."""
@@ -172,7 +181,7 @@ class Store:
         rows = []
         for obj in objs:
             table = sa.inspect(type(obj)).local_table
-            rows.append((table, {c.key: getattr(obj, c.key) for c in table.columns}))
+            rows.append((table, row_of(obj)))
         try:
             if len(rows) > 1 and self.dialect == "postgresql":
                 self.session.execute(hot.insert_chain([(table, [row]) for table, row in rows]))
