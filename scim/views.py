@@ -84,7 +84,7 @@ def endpoint(path: str = "") -> Response:
     # One request, one transaction: the token check, the mode check (the organization's shared lock comes
     # with the token on a write), the change and what the response reads back.
     writes = request.method not in ("GET", "HEAD") and not name.endswith(".search")
-    with services().db.scope(write=writes):
+    with services().db.scope(write=writes, rerun=True):
         caller = abuse.bearer_attempt(_authenticate)
         call = Call(request.method, path, request.args.to_dict(), _body(), dict(request.headers))
         response = record_in_request(_respond(dispatch(_service(), caller, call)))

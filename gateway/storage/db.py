@@ -30,6 +30,7 @@ from gateway.domain.errors import InvalidInput
 from gateway.storage.checkpoints import no_automatic_checkpoint, passive_checkpoint
 from gateway.storage.constraints import domain_error_for
 from gateway.storage.errors import storage_errors, watch_commits
+from gateway.storage.first_write import QUEUED, FirstWrite, before_execute
 from gateway.storage.search_tables import index_pending_members
 from gateway.storage.statistics import keep_postgresql_statistics_fresh, keep_sqlite_statistics_fresh
 from gateway.storage.store import Store
@@ -60,13 +61,14 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn) -> None:  # type: ignore[no-untyped-def]
-            # A writer takes SQLite's write lock at the start so that check-then-write use cases (accepting an
-            # invitation while the mode flips) are serialized, as the row locks do on PostgreSQL. A reader
-            # begins nothing: each of its statements reads its own snapshot, which never blocks the writer
-            # (WAL), as PostgreSQL's readers do in autocommit (see ``Database._begin``).
+            # A reader begins nothing: each of its statements reads its own snapshot, which never blocks the
+            # writer (WAL), as PostgreSQL's readers do in autocommit (see ``Database._begin``). Neither does a
+            # writer on a database file: it takes the write lock at its first write (``first_write``). Only
+            # an in-memory database's writer (no queue to wait in) takes it at the start.
             if _BEGIN_WRITE.get():
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        event.listen(engine, "before_execute", before_execute)
         keep_sqlite_statistics_fresh(engine)
         return engine
     # No ping on every checkout: a connection broken by a restart or failover raises a disconnect error, upon
@@ -96,6 +98,7 @@ class _Scope:
 
     db: Database
     write: bool
+    rerun: bool = False
     session: Session | None = None
     store: Store | None = None
     after_commit: list[Callable[[Store], None]] = field(default_factory=list)
@@ -103,8 +106,6 @@ class _Scope:
 
 _SCOPE: ContextVar[_Scope | None] = ContextVar("gateway_tx_scope", default=None)
 
-
-_QUEUED = "gateway.write_queue"
 
 UPKEEP_EVERY = 32
 """Write transactions of one process between two runs of SQLite's upkeep (see ``Database._upkeep``)."""
@@ -141,15 +142,18 @@ class Database:
 
     # -- units of work -------------------------------------------------------------------------------------
     @contextmanager
-    def scope(self, *, write: bool) -> Iterator[None]:
+    def scope(self, *, write: bool, rerun: bool = False) -> Iterator[None]:
         """Run every ``transaction()`` opened inside the block in one transaction, committed at its end.
 
         ``write`` says whether the request changes anything (on SQLite a reader must not hold the write lock,
-        and a snapshot reader cannot safely start writing later). A scope inside a scope joins the outer one."""
+        and a snapshot reader cannot safely start writing later). ``rerun`` says the caller runs the whole
+        block again after a retryable ``DatabaseUnavailable`` (a view under ``call_with_retries``), which lets a
+        SQLite writer read its organization before taking the write lock (``first_write``). A scope inside a
+        scope joins the outer one."""
         if _SCOPE.get() is not None:
             yield
             return
-        scope = _Scope(self, write)
+        scope = _Scope(self, write, rerun)
         token = _SCOPE.set(scope)
         with storage_errors():
             try:
@@ -219,7 +223,7 @@ class Database:
     def _scope_store(self, scope: _Scope, write: bool) -> Store:
         if scope.store is None:
             scope.session = scope.session or self._sessions()
-            scope.store = self._begin(scope.session, scope.write or write)
+            scope.store = self._begin(scope.session, scope.write or write, rerun=scope.rerun)
         return scope.store
 
     def _rollback_scope(self, scope: _Scope) -> None:
@@ -230,7 +234,7 @@ class Database:
         scope.store = None
 
     def _leave_queue(self, session: Session) -> None:
-        place = session.info.pop(_QUEUED, None)
+        place = session.info.pop(QUEUED, None)
         if place is None:
             return
         WriteQueue.release(place)
@@ -261,22 +265,25 @@ class Database:
                 WriteQueue.release(place)
             passive_checkpoint(self._upkeep_engine)
 
-    def _begin(self, session: Session, write: bool) -> Store:
-        if write and self._writers is not None:
-            session.info[_QUEUED] = self._writers.acquire()
-        token = _BEGIN_WRITE.set(write)
+    def _begin(self, session: Session, write: bool, *, rerun: bool = False) -> Store:
+        deferred = write and self._writers is not None
+        token = _BEGIN_WRITE.set(write and not deferred)
         try:
             session.begin()
             if write or self.dialect != "postgresql":
-                session.connection()
+                conn = session.connection()
             else:
                 # A PostgreSQL reader runs each statement in its own snapshot (autocommit), sparing the BEGIN
                 # and COMMIT round trips of a lookup; it locks nothing and writes nothing, so no statement of
                 # it needs another's snapshot. (SQLite readers send no BEGIN either: see the "begin" hook.)
-                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                conn = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         finally:
             _BEGIN_WRITE.reset(token)
-        return Store(session, write=write, after_commit=self._after_commit_sink())
+        store = Store(session, write=write, after_commit=self._after_commit_sink())
+        if deferred:
+            first_write = FirstWrite(self._writers, session, conn, store.check_reads_before_lock)  # type: ignore[arg-type]
+            store.defer_write_lock(first_write, org_reads_checked=rerun)
+        return store
 
     def _after_commit_sink(self) -> list[Callable[[Store], None]]:
         scope = _SCOPE.get()

@@ -228,6 +228,18 @@ def org_by_id(lock: int) -> sa.Select[Any]:
 
 
 @functools.cache
+def org_fresh() -> sa.Select[Any]:
+    """SQLite: the organization ``:org_id`` read over what the session holds (under the write lock)."""
+    return org_by_id(0).execution_options(populate_existing=True)
+
+
+@functools.cache
+def org_row() -> sa.Select[Any]:
+    """The organization ``:org_id``'s columns as a plain row, in the table's order."""
+    return sa.select(organizations).where(organizations.c.id == sa.bindparam("org_id"))
+
+
+@functools.cache
 def verified_domain() -> sa.Select[Any]:
     """The verified claim on the email domain ``:name``, if an organization holds one."""
     return sa.select(m.Domain).where(m.Domain.domain == sa.bindparam("name"), m.Domain.verified.is_(True))

@@ -155,7 +155,7 @@ class OutboxStore:
         gets its events in order. With ``run > 1`` the claim also takes up to ``run - 1`` messages queued right
         behind such a head, which the worker sends one after the other (stopping at the first failure).
         PostgreSQL locks the chosen rows with ``FOR UPDATE SKIP LOCKED`` (concurrent workers pass over them);
-        SQLite's transactions hold the database write lock from ``BEGIN IMMEDIATE``, which serializes claims.
+        on SQLite that locking read takes the database's write lock first (``first_write``), so claims take turns.
         """
         earlier = aliased(OutboxMessage)
         blocked = (

@@ -21,6 +21,8 @@ from gateway.domain import model as m
 from gateway.domain.errors import Conflict
 from gateway.storage import hot_statements as hot
 from gateway.storage.constraints import domain_error_for
+from gateway.storage.errors import DatabaseUnavailable, Kind
+from gateway.storage.first_write import FirstWrite
 from gateway.storage.keysets import AUDIT_ORDER, INVITATION_ORDER, MEMBER_ORDER, Keyset
 from gateway.storage.search_tables import condition as search_condition
 from gateway.storage.tables import audit_events, organizations, scim_tokens
@@ -42,6 +44,11 @@ _AUDIT_COLUMNS = (
 
 _ADMIN_CHANGES = 0x61646D6E
 """First key of the PostgreSQL advisory lock that serializes changes able to remove an org's last Admin."""
+
+
+def _column_values(obj: object) -> tuple[Any, ...]:
+    """A mapped object's values in its table's column order (as a plain SELECT of the table returns them)."""
+    return tuple(getattr(obj, c.key) for c in sa.inspect(type(obj)).local_table.columns)
 
 
 def row_of(obj: object) -> dict[str, Any]:
@@ -68,6 +75,10 @@ class Store:
         self._orgs: dict[str, m.Organization] = {}
         self._locked_members: set[str] = set()
         self._admin_changes_locked: set[str] = set()
+        self._first_write: FirstWrite | None = None
+        self._org_reads_checked = False
+        self._orgs_read_shared: dict[str, tuple[Any, ...]] = {}
+        self._read_before_lock: set[Any] = set()
 
     @property
     def dialect(self) -> str:
@@ -78,6 +89,45 @@ class Store:
         self._org_locks.clear()
         self._locked_members.clear()
         self._admin_changes_locked.clear()
+
+    # -- SQLite's write lock (``gateway.storage.first_write``) ----------------------------------------------
+    def defer_write_lock(self, first_write: FirstWrite, *, org_reads_checked: bool) -> None:
+        """This SQLite writer takes the write lock at its first write (``first_write``), not at its start;
+        ``org_reads_checked``: an organization's shared lock is a read checked when the write lock is taken
+        (the caller runs the request again if the row changed), else it takes the write lock."""
+        self._first_write = first_write
+        self._org_reads_checked = org_reads_checked
+
+    @property
+    def _shared_org_read_pending(self) -> bool:
+        """A SQLite writer before its write lock, whose organization reads are checked when it takes it."""
+        return self._org_reads_checked and self._first_write is not None and not self._first_write.taken
+
+    def serialize(self) -> None:
+        """From here on, run alone among writers: a SQLite writer that has not taken the write lock yet takes it
+        (PostgreSQL's row and advisory locks are taken by the statements that need them)."""
+        if self._first_write is not None:
+            self._first_write.take()
+
+    def note_org_read_shared(self, org: m.Organization) -> None:
+        """A SQLite writer read ``org`` under what PostgreSQL takes as the row's shared lock, before its write
+        lock: the row is read again when the lock is taken (``check_reads_before_lock``)."""
+        self._orgs_read_shared.setdefault(org.id, _column_values(org))
+
+    def check_reads_before_lock(self) -> None:
+        """Just after the write lock was taken: what was read before it and is now held to be locked must not
+        have changed meanwhile, else the request runs again from the start (it committed nothing)."""
+        self._read_before_lock = set(self.session.identity_map.keys())
+        for org_id, seen in self._orgs_read_shared.items():
+            now = self.session.connection().execute(hot.org_row(), {"org_id": org_id}).first()
+            if now is None or tuple(now) != seen:
+                raise DatabaseUnavailable(Kind.SERIALIZATION, retryable=True)
+            self._org_locks[org_id] = max(SHARE, self._org_locks.get(org_id, 0))
+        self._orgs_read_shared.clear()
+
+    def _stale_after_lock(self, cls: type, obj_id: str) -> bool:
+        """Whether the session's copy of an object may predate SQLite's write lock (read before it was taken)."""
+        return identity_key(cls, obj_id) in self._read_before_lock
 
     # -- transaction hooks ---------------------------------------------------------------------------------
     def before_commit(self, key: str, work: Callable[[], None]) -> None:
@@ -157,7 +207,8 @@ class Store:
     def refresh(self, obj: object, *, lock: bool = False) -> None:
         """Re-read ``obj`` from the database (after taking a lock, to see what committed meanwhile); ``lock``
         also locks its row, so that two changes of one object (two accepts of one invitation) take turns."""
-        self.session.refresh(obj, with_for_update=True if lock and self.dialect != "sqlite" else None)
+        # On SQLite the locking read takes the write lock (``first_write``); FOR UPDATE compiles to nothing.
+        self.session.refresh(obj, with_for_update=True if lock else None)
 
     def flush(self, conflict: str | None = None) -> None:
         """Write pending changes now; a uniqueness violation becomes ``Conflict(conflict)`` or, without a
@@ -224,10 +275,29 @@ class Store:
         so mode checks and writes happen atomically. A lock already held by this transaction is not taken
         again, and an unlocked read comes from the transaction's identity map when it can."""
         strength = EXCLUSIVE if lock is True else int(lock)
-        if not strength or self._org_locks.get(org_id, 0) >= strength or self.dialect == "sqlite":
-            # (A SQLite writer holds the database's write lock from BEGIN IMMEDIATE: what it reads is current.)
+        if not strength or self._org_locks.get(org_id, 0) >= strength:
             return self._keep(self._orgs.get(org_id) or self._org_unlocked(org_id))
+        if self.dialect == "sqlite":
+            return self._org_sqlite(org_id, strength)
         org = self._keep(self.session.scalars(hot.org_by_id(strength), {"org_id": org_id}).one_or_none())
+        if org is not None:
+            self._org_locks[org_id] = strength
+        return org
+
+    def _org_sqlite(self, org_id: str, strength: int) -> m.Organization | None:
+        """SQLite's ``org``: a shared lock before the write lock is noted and checked when the write lock is
+        taken (``first_write``); an exclusive one takes the write lock now. Under the write lock the row read
+        is current, and a copy read before it is read again."""
+        if strength == SHARE and self._shared_org_read_pending:
+            org = self._keep(self._orgs.get(org_id) or self._org_unlocked(org_id))
+            if org is not None:
+                self.note_org_read_shared(org)
+            return org
+        self.serialize()
+        if org_id in self._orgs and not self._stale_after_lock(m.Organization, org_id):
+            org = self._orgs[org_id]
+        else:
+            org = self._keep(self.session.scalars(hot.org_fresh(), {"org_id": org_id}).one_or_none())
         if org is not None:
             self._org_locks[org_id] = strength
         return org
@@ -253,7 +323,7 @@ class Store:
     def member_for_update(self, org_id: str, member_id: str) -> m.Member | None:
         """The member, its row locked for the rest of the transaction (concurrent edits of one member take
         turns; edits of different members run side by side)."""
-        if member_id in self._locked_members or self.dialect == "sqlite":
+        if member_id in self._locked_members or self._current_under_lock(m.Member, member_id):
             return self.get(m.Member, org_id, member_id)
         stmt = (
             sa.select(m.Member)
@@ -269,7 +339,7 @@ class Store:
     def member_for_share(self, org_id: str, member_id: str) -> m.Member | None:
         """The member, its row locked shared: a change that depends on the member staying as it is (a resource
         they create, a project they join) waits for a removal in flight, and a removal waits for it."""
-        if member_id in self._locked_members or self.dialect == "sqlite":
+        if member_id in self._locked_members or self._current_under_lock(m.Member, member_id):
             return self.get(m.Member, org_id, member_id)
         stmt = (
             sa.select(m.Member)
@@ -279,11 +349,20 @@ class Store:
         )
         return self.session.scalars(stmt).one_or_none()
 
+    def _current_under_lock(self, cls: type, obj_id: str) -> bool:
+        """SQLite: take the write lock; then whether the session's copy of the object (if any) is current, so
+        the locking read (FOR UPDATE compiles to nothing there) can be spared."""
+        if self.dialect != "sqlite":
+            return False
+        self.serialize()
+        return not self._stale_after_lock(cls, obj_id)
+
     def lock_email(self, org_id: str, email: str) -> None:
         """Serialize the joins of one email address in one organization (a SCIM push racing the person's first
         SSO sign-in): on PostgreSQL a transaction-scoped advisory lock, taken before the member is looked up,
-        so the second sees the first's member instead of colliding with it. (SQLite serializes writers.)"""
+        so the second sees the first's member instead of colliding with it. (SQLite: the write lock.)"""
         if self.dialect != "postgresql":
+            self.serialize()
             return
         self.session.execute(hot.LOCK_EMAIL, {"key": f"{org_id}:{email}"})
 
@@ -295,8 +374,11 @@ class Store:
         """Serialize the changes that can leave the organization without an Admin (demoting, suspending,
         removing one): on PostgreSQL a transaction-scoped advisory lock per organization, so counting the
         Admins and changing one cannot interleave with another such change. Promotions and joins, which only
-        add Admins, do not take it. (SQLite serializes every writer already.)"""
-        if org_id in self._admin_changes_locked or self.dialect != "postgresql":
+        add Admins, do not take it. (SQLite: the write lock.)"""
+        if self.dialect != "postgresql":
+            self.serialize()
+            return
+        if org_id in self._admin_changes_locked:
             return
         self.session.execute(
             sa.text("SELECT pg_advisory_xact_lock(:kind, hashtext(:org_id))"),
@@ -547,11 +629,16 @@ class Store:
         lock (a SCIM write), so authenticating, checking the mode and writing cost one round trip less."""
         if not self.write:
             return self._scim_token_with_org_read(token_hash)
+        checked = lock_org and self._shared_org_read_pending
+        if lock_org and not checked and self.dialect == "sqlite":
+            self.serialize()
         stmt = hot.token_with_org(shared_lock=lock_org and self.dialect != "sqlite")
         row = self.session.execute(stmt, {"token_hash": token_hash}).one_or_none()
         if row is None:
             return None
-        if lock_org:
+        if checked:
+            self.note_org_read_shared(row[1])
+        elif lock_org:
             self.note_org_locked(row[1].id, SHARE)
         self._keep(row[1])
         return row[0], row[1]

@@ -1,5 +1,5 @@
 """One process of the mode-flip race (``test_scim_mode_flip_race.py``): creates users over SCIM, one request each,
-through its own gateway app on the shared PostgreSQL database, and prints every outcome as a JSON line.
+through its own gateway app on the shared database, and prints every outcome as a JSON line.
 
 Run as ``python scim_race_worker.py DB_URL TOKEN PREFIX COUNT INSTANCE_DIR``."""
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ import sqlalchemy as sa
 
 from gateway.storage.db import Database
 from gateway.storage.migrate import upgrade
+from gateway.storage.tables import organizations
+
+ORG_CREATED = datetime(2026, 12, 6, tzinfo=UTC)
 
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -93,3 +97,12 @@ def schema_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databa
         database.create_all()
     yield database
     database.dispose()
+
+
+def insert_org(db: Database, slug: str = "acme") -> str:
+    """An organization row written straight into the table (SSO mode); its id."""
+    org = str(uuid.uuid4())
+    row = {"id": org, "slug": slug, "name": slug.title(), "mode": "sso", "multi_project": False}
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(organizations), {**row, "created_at": ORG_CREATED})
+    return org

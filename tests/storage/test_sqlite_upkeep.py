@@ -15,8 +15,10 @@ import sqlalchemy as sa
 
 from gateway.storage.db import UPKEEP_EVERY, Database
 from gateway.storage.search_tables import SQLITE_PENDING, SQLITE_TABLE, index_pending_members
-from gateway.storage.tables import members, metadata, organizations
+from gateway.storage.tables import members, metadata
 from gateway.storage.write_lock import WriteQueue
+
+from .conftest import insert_org
 
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
 
@@ -26,23 +28,6 @@ def db(tmp_path: Path) -> Database:
     database = Database(f"sqlite:///{tmp_path / 'upkeep.db'}")
     metadata.create_all(database.engine)
     return database
-
-
-def _org(db: Database) -> str:
-    org = str(uuid.uuid4())
-    with db.engine.begin() as conn:
-        conn.execute(
-            sa.insert(organizations),
-            {
-                "id": org,
-                "slug": "acme",
-                "name": "Acme",
-                "mode": "sso",
-                "multi_project": False,
-                "created_at": NOW,
-            },
-        )
-    return org
 
 
 def _member(conn: sa.Connection, org: str, email: str, display: str) -> str:
@@ -76,7 +61,7 @@ def _index(db: Database) -> int:
 
 
 def test_a_new_member_is_found_before_and_after_indexing(db: Database) -> None:
-    org = _org(db)
+    org = insert_org(db)
     with db.engine.begin() as conn:
         _member(conn, org, "ada@acme.test", "Ada Lovelace")
         _member(conn, org, "grace@acme.test", "Grace Hopper")
@@ -89,7 +74,7 @@ def test_a_new_member_is_found_before_and_after_indexing(db: Database) -> None:
 
 
 def test_a_renamed_member_is_found_by_the_new_name_only(db: Database) -> None:
-    org = _org(db)
+    org = insert_org(db)
     with db.engine.begin() as conn:
         mid = _member(conn, org, "ada@acme.test", "Ada Lovelace")
     _index(db)
@@ -105,7 +90,7 @@ def test_a_renamed_member_is_found_by_the_new_name_only(db: Database) -> None:
 
 
 def test_indexing_goes_in_batches(db: Database) -> None:
-    org = _org(db)
+    org = insert_org(db)
     with db.engine.begin() as conn:
         for i in range(7):
             _member(conn, org, f"p{i}@acme.test", f"Person {i}")
@@ -118,7 +103,7 @@ def test_indexing_goes_in_batches(db: Database) -> None:
 
 
 def test_a_deleted_member_leaves_nothing_to_index(db: Database) -> None:
-    org = _org(db)
+    org = insert_org(db)
     with db.engine.begin() as conn:
         mid = _member(conn, org, "ada@acme.test", "Ada Lovelace")
         conn.execute(sa.delete(members).where(members.c.id == mid))
@@ -126,7 +111,7 @@ def test_a_deleted_member_leaves_nothing_to_index(db: Database) -> None:
 
 
 def test_write_transactions_run_the_upkeep(db: Database) -> None:
-    org = _org(db)
+    org = insert_org(db)
     with db.transaction() as tx:
         _member(tx.session.connection(), org, "first@acme.test", "First")
     assert _count(db, SQLITE_PENDING) == 1

@@ -1,0 +1,186 @@
+"""SQLite's write lock taken at a writer's first write (``gateway.storage.first_write``): reads before it leave
+the database free for other writers; a write, a locking read or an explicit lock takes it; an organization read
+under a shared lock before it is checked once the lock is held, and a change in between makes the request run
+again. Whether another writer can get in is asked of SQLite itself (``BEGIN IMMEDIATE`` with no busy wait)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.domain import model as m
+from gateway.services.base import ServiceBase
+from gateway.storage.db import Database
+from gateway.storage.errors import DatabaseUnavailable, Kind
+from gateway.storage.first_write import needs_write_lock
+from gateway.storage.store import Store
+from gateway.storage.tables import audit_events, organizations
+
+from .conftest import insert_org
+
+NOW = datetime(2026, 12, 6, tzinfo=UTC)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "first-write.db"
+
+
+@pytest.fixture
+def db(path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{path}")
+    database.create_all()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def org_id(db: Database) -> str:
+    return insert_org(db)
+
+
+def _another_writer_gets_in(path: Path) -> bool:
+    """Whether a writer of another connection can take the write lock right now (and leaves it at once)."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return False
+    finally:
+        conn.close()
+
+
+def _rename_elsewhere(path: Path, org_id: str, name: str) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE organizations SET name = ? WHERE id = ?", (name, org_id))
+    conn.close()
+
+
+def _audit(tx: Store, org_id: str, action: str) -> None:
+    tx.session.execute(
+        sa.insert(audit_events),
+        {"org_id": org_id, "at": NOW, "actor_type": "cli", "action": action, "details": {}},
+    )
+
+
+def _actions(db: Database, org_id: str) -> list[str]:
+    with db.engine.connect() as conn:
+        return list(conn.scalars(sa.select(audit_events.c.action).where(audit_events.c.org_id == org_id)))
+
+
+def test_a_writer_reads_without_the_write_lock_and_takes_it_at_its_first_write(
+    db: Database, path: Path, org_id: str
+) -> None:
+    with db.transaction() as tx:
+        assert tx.org(org_id) is not None
+        assert _another_writer_gets_in(path)
+        _audit(tx, org_id, "first.write")
+        assert not _another_writer_gets_in(path)
+    assert _another_writer_gets_in(path)
+    assert _actions(db, org_id) == ["first.write"]
+
+
+def test_a_locking_read_takes_the_write_lock_before_it_reads(db: Database, path: Path, org_id: str) -> None:
+    with db.transaction() as tx:
+        org = tx.org(org_id)
+        assert _another_writer_gets_in(path)
+        _rename_elsewhere(path, org_id, "Renamed")
+        tx.refresh(org, lock=True)
+        assert not _another_writer_gets_in(path)
+        assert org.name == "Renamed"
+
+
+@pytest.mark.parametrize("lock", ["email", "admin changes", "exclusive org"])
+def test_the_store_s_explicit_locks_take_the_write_lock(
+    db: Database, path: Path, org_id: str, lock: str
+) -> None:
+    with db.transaction() as tx:
+        if lock == "email":
+            tx.lock_email(org_id, "ada@acme.test")
+        elif lock == "admin changes":
+            tx.lock_admin_changes(org_id)
+        else:
+            ServiceBase.locked_org(tx, org_id, exclusive=True)
+        assert not _another_writer_gets_in(path)
+
+
+def test_an_exclusive_lock_reads_the_organization_again_over_an_earlier_copy(
+    db: Database, path: Path, org_id: str
+) -> None:
+    with db.transaction() as tx:
+        assert tx.org(org_id).name == "Acme"
+        _rename_elsewhere(path, org_id, "Renamed")
+        assert ServiceBase.locked_org(tx, org_id, exclusive=True).name == "Renamed"
+
+
+def test_without_rerun_a_shared_organization_lock_takes_the_write_lock(
+    db: Database, path: Path, org_id: str
+) -> None:
+    with db.scope(write=True), db.transaction() as tx:
+        ServiceBase.locked_org(tx, org_id)
+        assert not _another_writer_gets_in(path)
+
+
+def test_with_rerun_a_shared_organization_read_waits_and_is_checked_at_the_first_write(
+    db: Database, path: Path, org_id: str
+) -> None:
+    with db.scope(write=True, rerun=True), db.transaction() as tx:
+        assert ServiceBase.locked_org(tx, org_id).mode is m.MembershipMode.SSO
+        assert _another_writer_gets_in(path)
+        _audit(tx, org_id, "after.check")
+    assert _actions(db, org_id) == ["after.check"]
+
+
+def test_an_organization_changed_before_the_lock_makes_the_request_run_again(
+    db: Database, path: Path, org_id: str
+) -> None:
+    with (
+        pytest.raises(DatabaseUnavailable) as raised,
+        db.scope(write=True, rerun=True),
+        db.transaction() as tx,
+    ):
+        ServiceBase.locked_org(tx, org_id)
+        _rename_elsewhere(path, org_id, "Switched meanwhile")
+        _audit(tx, org_id, "too.late")
+    assert raised.value.retryable and raised.value.kind is Kind.SERIALIZATION
+    assert _actions(db, org_id) == []
+    assert _another_writer_gets_in(path)
+
+
+def test_a_writer_that_never_writes_never_takes_the_lock(db: Database, path: Path, org_id: str) -> None:
+    with db.scope(write=True, rerun=True), db.transaction() as tx:
+        ServiceBase.locked_org(tx, org_id)
+        tx.org(org_id)
+    assert _another_writer_gets_in(path)
+    with db.transaction() as tx:
+        assert tx.org(org_id) is not None
+    assert _another_writer_gets_in(path)
+
+
+@pytest.mark.parametrize(
+    ("clause", "locks"),
+    [
+        (sa.select(organizations), False),
+        (sa.select(organizations).with_for_update(), True),
+        (sa.select(organizations).with_for_update(read=True), True),
+        (sa.insert(organizations), True),
+        (sa.update(organizations), True),
+        (sa.delete(organizations), True),
+        (sa.text("SELECT 1"), False),
+        (sa.text("  select 1"), False),
+        (sa.text("UPDATE organizations SET name = 'x'"), True),
+        ("SELECT 1", False),
+        ("PRAGMA optimize", True),
+        ("SAVEPOINT sa_1", True),
+    ],
+)
+def test_which_statements_need_the_write_lock(clause: object, locks: bool) -> None:
+    assert needs_write_lock(clause) is locks
