@@ -1,7 +1,8 @@
 """Count the SQL a piece of code costs, like Django's ``assertNumQueries``: the statements sent to the database
 (transaction control such as ``BEGIN``/``COMMIT``/``SAVEPOINT`` left out, since drivers send it differently) and
 the transactions begun. Tests pin a budget with it; a change that makes a hot path do more fails, naming every
-statement it sent."""
+statement it sent. It also notes the statements SQLAlchemy compiled for this call instead of taking them from
+its compiled cache (a construct without a cache key, such as a multi-row ``VALUES``, is compiled every time)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.engine.interfaces import CacheStats
 
 _CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
@@ -23,6 +25,8 @@ class Counted:
     """The SQL sent, in order, whole (a query-plan test explains it with its ``parameters``)."""
     parameters: list[Any] = field(default_factory=list)
     transactions: int = 0
+    compiled: list[str] = field(default_factory=list)
+    """The statements compiled for this call (not found in SQLAlchemy's compiled cache)."""
 
     @property
     def count(self) -> int:
@@ -50,15 +54,23 @@ class Counted:
                 f"over the budget of {transactions} transaction(s): {self.report()}"
             )
 
+    def all_cached(self) -> None:
+        """Fail if SQLAlchemy had to compile a statement (a path already run once should find every one of its
+        statements in the compiled cache)."""
+        lines = "\n".join(f"  {' '.join(s.split())[:160]}" for s in self.compiled)
+        assert not self.compiled, f"{len(self.compiled)} statement(s) compiled afresh:\n{lines}"
+
 
 @contextmanager
 def count_statements(engine: sa.Engine) -> Iterator[Counted]:
     counted = Counted(engine.dialect.name)
 
-    def on_execute(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def on_execute(_conn, _cursor, statement, params, context, _many) -> None:  # type: ignore[no-untyped-def]
         if not statement.lstrip().upper().startswith(_CONTROL):
             counted.statements.append(statement)
             counted.parameters.append(params)
+            if context.compiled is not None and context.cache_hit is not CacheStats.CACHE_HIT:
+                counted.compiled.append(statement)
 
     def on_begin(_conn) -> None:  # type: ignore[no-untyped-def]
         counted.transactions += 1

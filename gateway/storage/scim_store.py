@@ -453,7 +453,8 @@ class ScimStore:
         self, org_id: str, member_id: str, emails: Sequence[dict[str, Any]], *, replace: bool = True
     ) -> None:
         """Replace the indexed copy of a user's addresses (the representation lives in the attributes);
-        ``replace=False`` for a new user, who has none yet."""
+        ``replace=False`` for a new user, who has none yet: nothing in its transaction reads them, so they are
+        written with the rows that wait for the commit (on PostgreSQL in the same statement)."""
         if replace:
             self.session.execute(
                 sa.delete(scim_user_emails).where(
@@ -473,7 +474,9 @@ class ScimStore:
             for position, email in enumerate(emails)
             if isinstance(email.get("value"), str)
         ]
-        if rows:
+        if rows and not replace:
+            self.tx.insert_at_commit(scim_user_emails, rows)
+        elif rows:
             self.session.execute(hot.insert_rows(scim_user_emails, tuple(rows[0])), rows)
 
     def live_member_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:

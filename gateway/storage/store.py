@@ -157,7 +157,7 @@ class Store:
         for table, row in waiting:
             by_table.setdefault(table, []).append(row)
         if len(by_table) > 1 and self.dialect == "postgresql":
-            self.session.execute(hot.insert_chain(list(by_table.items())))
+            self.session.execute(*hot.insert_chain(list(by_table.items())))
             return
         for table, rows in by_table.items():
             self.session.execute(hot.insert_rows(table, tuple(rows[0])), rows[0] if len(rows) == 1 else rows)
@@ -235,7 +235,7 @@ class Store:
             rows.append((table, row_of(obj)))
         try:
             if len(rows) > 1 and self.dialect == "postgresql":
-                self.session.execute(hot.insert_chain([(table, [row]) for table, row in rows]))
+                self.session.execute(*hot.insert_chain([(table, [row]) for table, row in rows]))
             else:
                 for table, row in rows:
                     self.session.execute(hot.insert_into(table), row)

@@ -40,12 +40,15 @@ def test_a_returning_member_signs_in_within_budget(
     client: FlaskClient, okta: SamlSetup, app_services: Services
 ) -> None:
     assert okta.sign_in(client, "ada@acme.test").status_code == 303
+    # A sign-in in a browser that has a session ends it: once so before, so its statements are compiled.
+    assert okta.sign_in(client, "ada@acme.test").status_code == 303
     request_id, relay = start_login(client, okta.slug, None)
     xml = okta.response("ada@acme.test", in_response_to=request_id)
     with count_statements(app_services.db.engine) as counted, savepoints(app_services.db.engine) as taken:
         answer = post_acs(client, okta.slug, xml, relay)
     assert answer.status_code == 303
     counted.within(*RETURNING_SIGN_IN)
+    counted.all_cached()
     assert taken == [], "a returning member's sign-in needs no savepoint"
 
 
