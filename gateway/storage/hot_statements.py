@@ -14,11 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gateway.domain import groups as g
 from gateway.domain import model as m
 from gateway.storage.outbox_tables import WebhookEndpoint, outbox_cursors
 from gateway.storage.saml_tables import saml_assertions_seen, saml_requests
-from gateway.storage.scim_tables import scim_group_members, scim_groups
-from gateway.storage.tables import organizations, scim_tokens
+from gateway.storage.scim_tables import scim_group_members, scim_groups, scim_user_emails
+from gateway.storage.tables import organizations, resources, scim_tokens, web_sessions
 
 _EMAIL_JOINS = 0x6A6F696E
 """First key of the PostgreSQL advisory lock that serializes the joins of one email in one organization."""
@@ -139,6 +140,55 @@ def member_and_block() -> sa.Select[Any]:
         sa.select(m.Member, blocked)
         .select_from(one)
         .outerjoin(m.Member, sa.and_(m.Member.org_id == org_id, m.Member.email == email))
+    )
+
+
+@functools.cache
+def by_id(cls: type) -> sa.Select[Any]:
+    """The mapped ``cls`` object whose primary key ``id`` is ``:id``."""
+    return sa.select(cls).where(cls.id == sa.bindparam("id"))  # type: ignore[attr-defined]
+
+
+@functools.cache
+def member_locked(*, shared: bool) -> sa.Select[Any]:
+    """The member ``:member_id`` of ``:org_id`` read over the session's copy, its row locked on PostgreSQL:
+    ``FOR NO KEY UPDATE`` for an edit (rows that reference the member can still be inserted), ``FOR SHARE`` for a
+    change that needs the member to stay as it is. (SQLite takes its write lock instead: ``first_write``.)"""
+    stmt = sa.select(m.Member).where(
+        m.Member.id == sa.bindparam("member_id"), m.Member.org_id == sa.bindparam("org_id")
+    )
+    locked = stmt.with_for_update(read=True) if shared else stmt.with_for_update(key_share=True)
+    return locked.execution_options(populate_existing=True)
+
+
+@functools.cache
+def delete_user_emails() -> sa.Delete:
+    """The indexed addresses of the user ``:member_id`` of ``:org_id``."""
+    return sa.delete(scim_user_emails).where(
+        scim_user_emails.c.org_id == sa.bindparam("org_id"),
+        scim_user_emails.c.member_id == sa.bindparam("member_id"),
+    )
+
+
+@functools.cache
+def resources_created_by() -> sa.Select[Any]:
+    """How many resources of ``:org_id`` the member ``:member_id`` created."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(resources)
+        .where(
+            resources.c.org_id == sa.bindparam("org_id"), resources.c.created_by == sa.bindparam("member_id")
+        )
+    )
+
+
+@functools.cache
+def role_mappings() -> sa.Select[Any]:
+    """The group -> role mappings of ``:org_id``, by group name."""
+    return (
+        sa.select(g.GroupRoleMapping)
+        .where(g.GroupRoleMapping.org_id == sa.bindparam("org_id"))
+        .order_by(g.GroupRoleMapping.group_name)
     )
 
 
@@ -352,10 +402,10 @@ def _taking_request(request_id: str, org_id: str, connection_id: str) -> sa.Dele
 
 @functools.cache
 def revoke_session_by_hash() -> sa.Update:
-    """End the live session whose token hash is ``:hash`` at ``:at`` (an ended one stays as it was)."""
+    """End the live session whose token hash is ``:hash`` at ``:at`` (an ended one stays as it was). On the table,
+    not the mapped class: the ORM rebuilds an UPDATE of an entity on every call, and its cache key with it."""
     return (
-        sa.update(m.WebSession)
-        .where(m.WebSession.token_hash == sa.bindparam("hash"), m.WebSession.revoked_at.is_(None))
-        .values(revoked_at=sa.bindparam("at", type_=m.WebSession.revoked_at.type))
-        .execution_options(synchronize_session=False)
+        sa.update(web_sessions)
+        .where(web_sessions.c.token_hash == sa.bindparam("hash"), web_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=sa.bindparam("at", type_=web_sessions.c.revoked_at.type))
     )

@@ -456,11 +456,7 @@ class ScimStore:
         ``replace=False`` for a new user, who has none yet: nothing in its transaction reads them, so they are
         written with the rows that wait for the commit (on PostgreSQL in the same statement)."""
         if replace:
-            self.session.execute(
-                sa.delete(scim_user_emails).where(
-                    scim_user_emails.c.org_id == org_id, scim_user_emails.c.member_id == member_id
-                )
-            )
+            self.session.execute(hot.delete_user_emails(), {"org_id": org_id, "member_id": member_id})
         rows = [
             {
                 "id": str(uuid.uuid4()),
@@ -639,11 +635,7 @@ class ScimStore:
 
     # -- group -> role mappings ----------------------------------------------------------------------------
     def role_mappings(self, org_id: str) -> Sequence[g.GroupRoleMapping]:
-        return self.session.scalars(
-            sa.select(g.GroupRoleMapping)
-            .where(g.GroupRoleMapping.org_id == org_id)
-            .order_by(g.GroupRoleMapping.group_name)
-        ).all()
+        return self.session.scalars(hot.role_mappings(), {"org_id": org_id}).all()
 
     def role_mapping(self, org_id: str, group_name: str) -> g.GroupRoleMapping | None:
         return self.session.scalars(

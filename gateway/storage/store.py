@@ -246,10 +246,20 @@ class Store:
             self.session.add(obj)
 
     def get(self, cls: type[T], org_id: str, obj_id: str) -> T | None:
-        obj = self.session.get(cls, obj_id)
+        obj = self._by_id(cls, obj_id)
         if obj is None or obj.org_id != org_id:  # type: ignore[attr-defined]
             return None
         return obj
+
+    def _by_id(self, cls: type[T], obj_id: str) -> T | None:
+        """``Session.get`` with a prebuilt statement: ``Session.get`` builds its SELECT, and its cache key, on
+        every call. A copy the session holds as it is (not expired, not being deleted) is returned as is."""
+        held = self.session.identity_map.get(identity_key(cls, obj_id))
+        if held is None:
+            return self.session.scalars(hot.by_id(cls), {"id": obj_id}).one_or_none()
+        if sa.inspect(held).expired_attributes or held in self.session.deleted:
+            return self.session.get(cls, obj_id)
+        return held  # type: ignore[no-any-return]
 
     def _page(self, stmt: sa.Select, offset: int, limit: int) -> tuple[list[Any], int]:
         """One page and the total. A page shorter than ``limit`` that has rows (or is the first) ends the
@@ -325,13 +335,8 @@ class Store:
         turns; edits of different members run side by side)."""
         if member_id in self._locked_members or self._current_under_lock(m.Member, member_id):
             return self.get(m.Member, org_id, member_id)
-        stmt = (
-            sa.select(m.Member)
-            .where(m.Member.id == member_id, m.Member.org_id == org_id)
-            .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
-        )
-        member = self.session.scalars(stmt).one_or_none()
+        params = {"org_id": org_id, "member_id": member_id}
+        member = self.session.scalars(hot.member_locked(shared=False), params).one_or_none()
         if member is not None:
             self._locked_members.add(member_id)
         return member
@@ -341,13 +346,8 @@ class Store:
         they create, a project they join) waits for a removal in flight, and a removal waits for it."""
         if member_id in self._locked_members or self._current_under_lock(m.Member, member_id):
             return self.get(m.Member, org_id, member_id)
-        stmt = (
-            sa.select(m.Member)
-            .where(m.Member.id == member_id, m.Member.org_id == org_id)
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        )
-        return self.session.scalars(stmt).one_or_none()
+        params = {"org_id": org_id, "member_id": member_id}
+        return self.session.scalars(hot.member_locked(shared=True), params).one_or_none()
 
     def _current_under_lock(self, cls: type, obj_id: str) -> bool:
         """SQLite: take the write lock; then whether the session's copy of the object (if any) is current, so
@@ -564,14 +564,8 @@ class Store:
         return self._page(stmt.order_by(m.Resource.created_at, m.Resource.id), offset, limit)
 
     def count_resources_created_by(self, org_id: str, member_id: str) -> int:
-        return int(
-            self.session.scalar(
-                sa.select(sa.func.count())
-                .select_from(m.Resource)
-                .where(m.Resource.org_id == org_id, m.Resource.created_by == member_id)
-            )
-            or 0
-        )
+        params = {"org_id": org_id, "member_id": member_id}
+        return int(self.session.scalar(hot.resources_created_by(), params) or 0)
 
     def resources_created_by(self, org_id: str, member_id: str) -> Sequence[m.Resource]:
         return self.session.scalars(
