@@ -79,8 +79,3 @@ class FirstWrite:
         self._session.info[QUEUED] = self._queue.acquire()
         self._conn.exec_driver_sql("BEGIN IMMEDIATE")
         self._on_taken()
-
-    def forget(self) -> None:
-        """The transaction ended without a write: nothing to take any more."""
-        if getattr(self._conn, _PENDING, None) is self:
-            setattr(self._conn, _PENDING, None)
