@@ -286,7 +286,7 @@ class Store:
         again, and an unlocked read comes from the transaction's identity map when it can."""
         strength = EXCLUSIVE if lock is True else int(lock)
         if not strength or self._org_locks.get(org_id, 0) >= strength:
-            return self._keep(self._orgs.get(org_id) or self._org_unlocked(org_id))
+            return self._keep(self._orgs.get(org_id) or self._by_id(m.Organization, org_id))
         if self.dialect == "sqlite":
             return self._org_sqlite(org_id, strength)
         org = self._keep(self.session.scalars(hot.org_by_id(strength), {"org_id": org_id}).one_or_none())
@@ -299,7 +299,7 @@ class Store:
         taken (``first_write``); an exclusive one takes the write lock now. Under the write lock the row read
         is current, and a copy read before it is read again."""
         if strength == SHARE and self._shared_org_read_pending:
-            org = self._keep(self._orgs.get(org_id) or self._org_unlocked(org_id))
+            org = self._keep(self._orgs.get(org_id) or self._by_id(m.Organization, org_id))
             if org is not None:
                 self.note_org_read_shared(org)
             return org
@@ -311,13 +311,6 @@ class Store:
         if org is not None:
             self._org_locks[org_id] = strength
         return org
-
-    def _org_unlocked(self, org_id: str) -> m.Organization | None:
-        """``Session.get`` with a prebuilt statement (half its cost): the identity map first, then one SELECT."""
-        held = self.session.identity_map.get(identity_key(m.Organization, org_id))
-        if held is not None:
-            return held  # type: ignore[no-any-return]
-        return self.session.scalars(hot.org_by_id(0), {"org_id": org_id}).one_or_none()
 
     def _keep(self, org: m.Organization | None) -> m.Organization | None:
         """Hold the organization for the rest of the transaction (the session's identity map holds objects
