@@ -7,12 +7,13 @@
   instead of skipping entries: the thousandth page costs what the first does.
 - ``totalResults`` must be exact (RFC 7644), but it is counted only when the page does not tell it: a page
   shorter than asked for, with rows in it (or the first page), ends the list, so the total is
-  ``offset + len(rows)``. Otherwise one ``count(*)`` runs, which the same indexes answer.
+  ``offset + len(rows)``. Otherwise the caller's ``total`` tells it (an unfiltered list's kept size,
+  ``gateway.storage.count_tables``), or one ``count(*)`` runs, which the same indexes answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ def list_page(
     where: Sequence[sa.ColumnElement[bool]],
     sort: sa.ColumnElement[Any] | None,
     query: Any,
+    total: Callable[[], int] | None = None,
 ) -> tuple[list[Any], int]:
     keyset = query.after is not None or query.before is not None
     if keyset and sort is not None:
@@ -48,5 +50,7 @@ def list_page(
     fetched = len(rows)
     if not keyset and fetched < query.limit and (fetched > 0 or query.offset == 0):
         return rows, query.offset + fetched
-    total = session.scalar(sa.select(sa.func.count()).select_from(table).where(*where))
-    return rows, int(total or 0)
+    if total is not None:
+        return rows, total()
+    counted = session.scalar(sa.select(sa.func.count()).select_from(table).where(*where))
+    return rows, int(counted or 0)

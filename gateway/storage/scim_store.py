@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql
 
 from gateway.domain import groups as g
 from gateway.domain import model as m
+from gateway.storage import count_tables as counts
 from gateway.storage import hot_statements as hot
 from gateway.storage.scim_enterprise import phone_numbers, user_json_expressions, user_sort_columns
 from gateway.storage.scim_paging import list_page
@@ -447,7 +448,9 @@ class ScimStore:
             if query.sort is not None
             else None
         )
-        return list_page(self.session, m.Member, members, where, sort, query)
+        whole_list = query.filter is None
+        total = (lambda: counts.members_total(self.session, org_id, None)) if whole_list else None
+        return list_page(self.session, m.Member, members, where, sort, query, total)
 
     def set_user_emails(
         self, org_id: str, member_id: str, emails: Sequence[dict[str, Any]], *, replace: bool = True

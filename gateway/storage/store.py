@@ -19,6 +19,7 @@ from sqlalchemy.orm.util import identity_key
 
 from gateway.domain import model as m
 from gateway.domain.errors import Conflict
+from gateway.storage import count_tables as counts
 from gateway.storage import hot_statements as hot
 from gateway.storage.constraints import domain_error_for
 from gateway.storage.errors import DatabaseUnavailable, Kind
@@ -261,22 +262,33 @@ class Store:
             return self.session.get(cls, obj_id)
         return held  # type: ignore[no-any-return]
 
-    def _page(self, stmt: sa.Select, offset: int, limit: int) -> tuple[list[Any], int]:
+    def _page(
+        self, stmt: sa.Select, offset: int, limit: int, total: Callable[[], int] | None = None
+    ) -> tuple[list[Any], int]:
         """One page and the total. A page shorter than ``limit`` that has rows (or is the first) ends the
-        list, so its total is ``offset + len(rows)`` and no ``count(*)`` runs."""
+        list, so its total is ``offset + len(rows)``; otherwise ``total`` tells it (a whole list's kept size,
+        ``gateway.storage.count_tables``) or a ``count(*)`` runs."""
         rows = list(self.session.scalars(stmt.offset(offset).limit(limit)).all())
         if len(rows) < limit and (rows or offset == 0):
             return rows, offset + len(rows)
-        total = self.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
-        return rows, int(total or 0)
+        if total is not None:
+            return rows, total()
+        counted = self.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+        return rows, int(counted or 0)
 
     def _keyset_page(
-        self, stmt: sa.Select, after: tuple[Any, ...] | None, offset: int, limit: int, keyset: Keyset
+        self,
+        stmt: sa.Select,
+        after: tuple[Any, ...] | None,
+        offset: int,
+        limit: int,
+        keyset: Keyset,
+        total: Callable[[], int] | None = None,
     ) -> tuple[list[Any], int | None]:
         """``after`` given: the ``limit`` rows that follow that position in list order, without a total
         (a range scan of the index that serves the order, however deep); otherwise ``_page``."""
         if after is None:
-            return self._page(stmt, offset, limit)
+            return self._page(stmt, offset, limit, total)
         return list(self.session.scalars(stmt.where(keyset.follows(after)).limit(limit)).all()), None
 
     # -- organizations -------------------------------------------------------------------------------------
@@ -444,6 +456,7 @@ class Store:
             stmt = stmt.where(m.Member.status != m.MemberStatus.REMOVED)
         if role is not None:
             stmt = stmt.where(m.Member.role == role)
+        whole_list = not query and role is None
         return self._keyset_page(
             # email is unique in the organization, so it alone is a total order; org_id (fixed by the WHERE)
             # leads so the order is the one (org_id, email) serves, not the cross-organization email index
@@ -452,13 +465,14 @@ class Store:
             offset,
             limit,
             MEMBER_ORDER,
+            (lambda: counts.members_total(self.session, org_id, status)) if whole_list else None,
         )
 
     def count_members(self, org_id: str, *, live_only: bool = True) -> int:
-        stmt = sa.select(sa.func.count()).select_from(m.Member).where(m.Member.org_id == org_id)
+        """The organization's live members (``live_only``), or all of them, from their kept counts."""
         if live_only:
-            stmt = stmt.where(m.Member.status != m.MemberStatus.REMOVED)
-        return int(self.session.scalar(stmt) or 0)
+            return counts.members_total(self.session, org_id, None)
+        return counts.total(self.session, org_id, [counts.members_list(s) for s in m.MemberStatus])
 
     def count_active_admins(self, org_id: str) -> int:
         return int(
@@ -824,7 +838,9 @@ class Store:
         if target_id:
             stmt = stmt.where(m.AuditEvent.target_id == target_id)
         order = stmt.order_by(m.AuditEvent.at.desc(), m.AuditEvent.id.desc())
-        return self._keyset_page(order, after, offset, limit, AUDIT_ORDER)
+        whole_list = actor_type is None and not actor_id and not action and not target_id
+        total = (lambda: counts.total(self.session, org_id, [counts.AUDIT])) if whole_list else None
+        return self._keyset_page(order, after, offset, limit, AUDIT_ORDER, total)
 
 
 def _escape_like(value: str) -> str:

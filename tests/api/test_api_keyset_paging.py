@@ -8,11 +8,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from api_helpers import API, CLI, Tenant, add_member, problem
+from flask import Flask
 from flask.testing import FlaskClient
+from statement_counter import count_statements
 
 from gateway.domain import model as m
 from gateway.services import Services
-from gateway.storage.tables import members
+from gateway.storage.tables import audit_events, members
 
 
 def walk(client: FlaskClient, tenant: Tenant, first: str) -> list[dict[str, Any]]:
@@ -161,3 +163,38 @@ def test_member_search_keeps_substring_semantics(
 def test_lists_without_keyset_paging_ignore_a_cursor(client: FlaskClient, tenant: Tenant) -> None:
     body = client.get(f"{API}/scim-tokens?cursor=anything", headers=tenant.auth).get_json()
     assert body["page"] == 1 and body["total"] == len(body["items"])
+
+
+def test_a_full_first_page_takes_its_total_from_the_kept_sizes(
+    app: Flask, client: FlaskClient, app_services: Services, tenant: Tenant
+) -> None:
+    """``total`` of a whole list (members, by status or live; the audit log) is read from ``list_counts``,
+    which triggers keep, so a first page costs the same at any size; a filtered list still counts its rows."""
+    people = [add_member(app_services, tenant.org_id, f"user{i}@acme.test") for i in range(5)]
+    app_services.members.suspend(tenant.org_id, people[0].id, CLI)
+    app_services.members.remove(tenant.org_id, people[1].id, CLI)
+    engine = app_services.db.engine
+    expected = {"": 5, "&status=active": 4, "&status=suspended": 1, "&status=removed": 1}
+    for status, total in expected.items():
+        with count_statements(engine) as counted:
+            body = client.get(f"{API}/members?per_page=1{status}", headers=tenant.auth).get_json()
+        assert body["total"] == total, status
+        assert counted.matching("count(") == [] and len(counted.matching("list_counts")) == 1, (
+            counted.report()
+        )
+    with count_statements(engine) as counted:
+        body = client.get(f"{API}/members?per_page=1&q=user", headers=tenant.auth).get_json()
+    assert body["total"] == 4 and len(counted.matching("count(")) == 1
+    with engine.connect() as conn:
+        events = conn.scalar(
+            sa.select(sa.func.count()).select_from(audit_events).where(audit_events.c.org_id == tenant.org_id)
+        )
+    with count_statements(engine) as counted:
+        body = client.get(f"{API}/audit-events?per_page=1", headers=tenant.auth).get_json()
+    assert body["total"] == events > 1
+    assert counted.matching("count(") == [] and len(counted.matching("list_counts")) == 1, counted.report()
+    with count_statements(engine) as counted:
+        body = client.get(
+            f"{API}/audit-events?per_page=1&action=member.joined", headers=tenant.auth
+        ).get_json()
+    assert body["total"] == 6 and len(counted.matching("count(")) == 1

@@ -356,10 +356,16 @@ def test_list_page_reads_ids_from_the_list_order_index(populated: Populated, off
     assert_no_sort_below_limit(plan)
 
 
-def test_list_count_uses_an_index(populated: Populated) -> None:
-    plan = emitted(populated, users(populated, offset=1500, limit=100), "count(")
-    covering = {"ix_members_org_created", "ix_members_org_id_status", "ix_members_org_role_status"}
-    assert_fits(plan, covering, "members")
+def test_list_total_reads_the_kept_size(populated: Populated) -> None:
+    """An unfiltered list's total is the sum of its ``list_counts`` rows, found by their primary key."""
+    plan = emitted(populated, users(populated, offset=1500, limit=100), "list_counts")
+    assert_fits(plan, {"pk_list_counts", "sqlite_autoindex_list_counts_1"}, "list_counts")
+
+
+def test_filtered_list_count_uses_an_index(populated: Populated) -> None:
+    plan = emitted(populated, users(populated, 'userName sw "user1"', limit=100), "count(")
+    index = USER_NAME_INDEXES if populated.dialect == "sqlite" else "ix_members_org_user_name_prefix"
+    assert_fits(plan, index, "members")
 
 
 def test_cursor_page_starts_at_its_position(populated: Populated) -> None:
