@@ -409,3 +409,22 @@ def revoke_session_by_hash() -> sa.Update:
         .where(web_sessions.c.token_hash == sa.bindparam("hash"), web_sessions.c.revoked_at.is_(None))
         .values(revoked_at=sa.bindparam("at", type_=web_sessions.c.revoked_at.type))
     )
+
+
+@functools.cache
+def add_group_members_pg() -> sa.TextClause:
+    """PostgreSQL: the memberships of ``:member_ids`` (with their ``:displays``, one array each) in group
+    ``:group_id`` in one INSERT over ``unnest``. An executemany sends one INSERT per row (pipelined, but the
+    server still runs each alone, and each row's timestamp is bound apart): 690 ms for 10,000 members."""
+    c = scim_group_members.c
+    return sa.text(
+        "INSERT INTO scim_group_members (group_id, member_id, org_id, display, created_at) "
+        "SELECT :group_id, t.member_id, :org_id, t.display, :created_at "
+        "FROM unnest(:member_ids, :displays) AS t(member_id, display)"
+    ).bindparams(
+        sa.bindparam("group_id", type_=c.group_id.type),
+        sa.bindparam("org_id", type_=c.org_id.type),
+        sa.bindparam("created_at", type_=c.created_at.type),
+        sa.bindparam("member_ids", type_=postgresql.ARRAY(sa.String)),
+        sa.bindparam("displays", type_=postgresql.ARRAY(sa.String)),
+    )

@@ -583,7 +583,18 @@ class ScimStore:
                 )
             )
         added = [mid for mid in wanted if mid not in existing]
-        if added:
+        if added and self.dialect == "postgresql":
+            self.session.execute(
+                hot.add_group_members_pg(),
+                {
+                    "group_id": group_id,
+                    "org_id": org_id,
+                    "created_at": now,
+                    "member_ids": added,
+                    "displays": [displays.get(mid) for mid in added],
+                },
+            )
+        elif added:
             self.session.execute(
                 sa.insert(scim_group_members),
                 [

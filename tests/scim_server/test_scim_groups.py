@@ -197,3 +197,15 @@ def test_group_role_mapping_makes_admins_and_keeps_the_last_one(
     )
     events, _ = app_services.audit.list(acme.org.id, action="member.role_changed", limit=10)
     assert {e.actor_type for e in events} == {m.ActorType.SCIM_TOKEN}
+
+
+def test_added_members_keep_the_display_the_identity_provider_sent(acme: ScimOrg) -> None:
+    """Each added membership is stored with its own ``display`` (PostgreSQL adds them all in one statement)."""
+    a, b, c = _users(acme, 3)
+    group = _group(acme, "Design", [a])
+    added = [{"value": b, "display": "Bea Example"}, {"value": c}, {"value": a, "display": "already in"}]
+    path = f"/Groups/{group['id']}"
+    assert acme.scim.patch(path, [{"op": "add", "path": "members", "value": added}]).status_code == 204
+    members = {x["value"]: x.get("display") for x in acme.scim.get(path).get_json()["members"]}
+    assert members.keys() == {a, b, c}
+    assert members[b] == "Bea Example" and members[a] != "already in"
