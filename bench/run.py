@@ -199,7 +199,8 @@ def run_growth(args: argparse.Namespace, workdir: Path) -> str:
 def run_profile(args: argparse.Namespace, workdir: Path) -> str:
     import profile_paths
 
-    out_dir = args.docs.parent / "profiles"
+    # With --no-docs the full profiles stay in the run's temporary folder, like everything else it writes.
+    out_dir = workdir / "profiles" if args.no_docs else args.docs.parent / "profiles"
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {}
     for store in args.stores:
