@@ -113,13 +113,6 @@ POSTGRES_DROP = [
     "DROP FUNCTION IF EXISTS list_counts_audit_added()",
     "DROP FUNCTION IF EXISTS list_counts_members()",
 ]
-BACKFILL = [
-    "INSERT INTO list_counts (org_id, list, shard, n) "
-    "SELECT org_id, 'members.' || status, 0, count(*) FROM members GROUP BY org_id, status",
-    "INSERT INTO list_counts (org_id, list, shard, n) "
-    "SELECT org_id, 'audit', 0, count(*) FROM audit_events GROUP BY org_id",
-]
-
 # The triggers go with the last of the three tables ``create_all`` creates (list_counts sorts after members
 # and audit_events, which it does not reference): the ``after_create`` of the whole schema.
 for _statement in SQLITE_DDL:
