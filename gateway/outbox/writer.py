@@ -53,6 +53,10 @@ class OutboxWriter:
         for audit, described in tx.info.pop(_PENDING, []):
             by_org.setdefault(audit.org_id, []).extend((audit, item) for item in described)
         store = OutboxStore(tx)
+        if len(by_org) == 1 and tx.dialect == "postgresql":
+            ((org_id, items),) = by_org.items()
+            self._write_numbered_at_commit(tx, store, org_id, items)
+            return
         for org_id, items in by_org.items():
             org = tx.org(org_id)
             last, has_endpoints = store.reserve_seqs(org_id, len(items))
@@ -60,29 +64,49 @@ class OutboxWriter:
             events = [self._event(org, audit, item, seq) for seq, (audit, item) in enumerate(items, first)]
             # Without endpoints nothing reads the events back: they go with the transaction's last statement.
             store.insert_events(events, at_commit=not has_endpoints)
-            if not has_endpoints:
-                continue
-            endpoints = list(store.endpoints(org_id))
-            ids = store.event_ids(org_id, first, first + len(events) - 1)
-            store.insert_messages(
-                [
-                    OutboxMessage(
-                        id=str(uuid.uuid4()),
-                        org_id=org_id,
-                        kind=MessageKind.WEBHOOK,
-                        status=MessageStatus.PENDING,
-                        created_at=event.occurred_at,
-                        next_attempt_at=event.occurred_at,
-                        endpoint_id=endpoint.id,
-                        event_pk=ids[event.seq],
-                        seq=event.seq,
-                        event_type=event.type,
-                    )
-                    for event in events
-                    for endpoint in endpoints
-                    if endpoint.wants(event.type)
-                ]
-            )
+            if has_endpoints:
+                self._messages(store, org_id, events)
+
+    def _write_numbered_at_commit(
+        self, tx: Store, store: OutboxStore, org_id: str, items: list[tuple[m.AuditEvent, Described]]
+    ) -> None:
+        """PostgreSQL: the events go with the transaction's last statement, which also numbers them
+        (``Store.number_at_commit``): the organization's cursor row is locked from there to the commit only."""
+        org = tx.org(org_id)
+        events = [self._event(org, audit, item, 0) for audit, item in items]
+
+        def numbered(last: int, has_endpoints: bool) -> None:
+            for seq, event in enumerate(events, last - len(events) + 1):
+                event.seq = event.payload["sequence"] = seq
+            if has_endpoints:
+                self._messages(store, org_id, events)
+
+        store.insert_numbered_events(org_id, events, then=numbered)
+
+    @staticmethod
+    def _messages(store: OutboxStore, org_id: str, events: list[OutboxEvent]) -> None:
+        """One webhook message per event and subscribed endpoint of the organization."""
+        endpoints = list(store.endpoints(org_id))
+        ids = store.event_ids(org_id, events[0].seq, events[-1].seq)
+        store.insert_messages(
+            [
+                OutboxMessage(
+                    id=str(uuid.uuid4()),
+                    org_id=org_id,
+                    kind=MessageKind.WEBHOOK,
+                    status=MessageStatus.PENDING,
+                    created_at=event.occurred_at,
+                    next_attempt_at=event.occurred_at,
+                    endpoint_id=endpoint.id,
+                    event_pk=ids[event.seq],
+                    seq=event.seq,
+                    event_type=event.type,
+                )
+                for event in events
+                for endpoint in endpoints
+                if endpoint.wants(event.type)
+            ]
+        )
 
     def _event(
         self, org: m.Organization | None, audit: m.AuditEvent, item: Described, seq: int

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain import groups as g
 from gateway.domain import model as m
-from gateway.storage.outbox_tables import WebhookEndpoint, outbox_cursors
+from gateway.storage.outbox_tables import WebhookEndpoint, outbox_cursors, outbox_events
 from gateway.storage.saml_tables import saml_assertions_seen, saml_requests
 from gateway.storage.scim_tables import scim_group_members, scim_groups, scim_user_emails
 from gateway.storage.tables import organizations, resources, scim_tokens, web_sessions
@@ -86,6 +86,70 @@ def _chain_of_shape(shape: tuple[tuple[sa.Table, tuple[str, ...], int], ...]) ->
     *firsts, last = inserts
     ctes = ", ".join(f"rows_{i} AS ({sql})" for i, sql in enumerate(firsts))
     return sa.text(f"WITH {ctes} {last}" if ctes else last).bindparams(*binds)
+
+
+NUMBERED = "numbered"
+"""The name of ``numbered_chain``'s event rows in its parameters (``numbered_<row>_<column>``)."""
+_NUMBERED_COLUMNS = ("org_id", "event_id", "type", "occurred_at", "payload")
+
+
+def numbered_chain(
+    org_id: str, events: list[dict[str, Any]], parts: list[tuple[sa.Table, list[dict[str, Any]]]]
+) -> tuple[sa.TextClause, dict[str, Any]]:
+    """PostgreSQL: ``insert_chain`` of ``parts`` that also takes the organization's next ``len(events)`` event
+    numbers and inserts ``events`` (rows of ``outbox_events`` without ``seq``) with them, the payload's
+    ``sequence`` set to the same number. One statement returns the last number and whether the organization has
+    a webhook endpoint.
+
+    The numbers come from the upsert of the organization's ``outbox_cursors`` row, whose lock orders events in
+    commit order. Taken in the transaction's last statement, the lock is held from there to the commit only,
+    with no round trip and no Python in between: the creates of one organization (a first sync) then queue
+    for that moment alone, not for the whole end of each other's transactions."""
+    shape = (len(events), tuple((table, tuple(rows[0]), len(rows)) for table, rows in parts))
+    params = {f"{NUMBERED}_{r}_{key}": row[key] for r, row in enumerate(events) for key in _NUMBERED_COLUMNS}
+    params[f"{NUMBERED}_org_id"] = org_id
+    for t, (_, rows) in enumerate(parts):
+        for r, row in enumerate(rows):
+            params.update({f"t{t}_{r}_{key}": value for key, value in row.items()})
+    return _numbered_chain_of_shape(shape), params
+
+
+@functools.lru_cache(maxsize=256)
+def _numbered_chain_of_shape(
+    shape: tuple[int, tuple[tuple[sa.Table, tuple[str, ...], int], ...]],
+) -> sa.TextClause:
+    count, parts = shape
+    events = outbox_events.c
+    binds = [sa.bindparam(f"{NUMBERED}_org_id", type_=outbox_cursors.c.org_id.type)]
+    values = []
+    for r in range(count):
+        names = [f"{NUMBERED}_{r}_{key}" for key in _NUMBERED_COLUMNS]
+        binds.extend(
+            sa.bindparam(n, type_=events[k].type) for n, k in zip(names, _NUMBERED_COLUMNS, strict=True)
+        )
+        values.append(f"({r + 1}, " + ", ".join(f":{n}" for n in names) + ")")
+    seq = f"seq_cursor.last_seq - {count} + v.n"
+    ctes = [
+        f"seq_cursor AS (INSERT INTO outbox_cursors (org_id, last_seq) VALUES (:{NUMBERED}_org_id, {count}) "
+        f"ON CONFLICT (org_id) DO UPDATE SET last_seq = outbox_cursors.last_seq + {count} RETURNING last_seq)",
+        "numbered AS (INSERT INTO outbox_events (org_id, seq, event_id, type, occurred_at, payload) "
+        f"SELECT v.org_id, {seq}, v.event_id, v.type, v.occurred_at, "
+        f"CAST(jsonb_set(CAST(v.payload AS jsonb), '{{sequence}}', to_jsonb({seq})) AS json) "
+        f"FROM seq_cursor, (VALUES {', '.join(values)}) AS v (n, {', '.join(_NUMBERED_COLUMNS)}) ORDER BY v.n)",
+    ]
+    quote = postgresql.dialect().identifier_preparer.quote
+    for t, (table, keys, rows) in enumerate(parts):
+        names = [[f"t{t}_{r}_{key}" for key in keys] for r in range(rows)]
+        for row in names:
+            binds.extend(sa.bindparam(n, type_=table.c[k].type) for n, k in zip(row, keys, strict=True))
+        columns = ", ".join(quote(table.c[key].name) for key in keys)
+        rows_sql = ", ".join("(" + ", ".join(f":{n}" for n in row) + ")" for row in names)
+        ctes.append(f"rows_{t} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {rows_sql})")
+    endpoints = sa.inspect(WebhookEndpoint).local_table.name
+    return sa.text(
+        f"WITH {', '.join(ctes)} SELECT seq_cursor.last_seq, EXISTS (SELECT 1 FROM {quote(endpoints)} "
+        f"WHERE org_id = :{NUMBERED}_org_id) AS has_endpoints FROM seq_cursor"
+    ).bindparams(*binds)
 
 
 def _chain_of_batches(parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> sa.Insert:

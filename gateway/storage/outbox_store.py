@@ -6,7 +6,7 @@ Use it inside a ``Database.transaction()``: ``OutboxStore(tx)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -51,6 +51,14 @@ class OutboxStore:
             self.tx.insert_at_commit(outbox_events, rows)
         else:
             self.session.execute(hot.insert_rows(outbox_events, _EVENT_COLUMNS), rows)
+
+    def insert_numbered_events(
+        self, org_id: str, events: Sequence[OutboxEvent], *, then: Callable[[int, bool], None]
+    ) -> None:
+        """PostgreSQL: ``events`` of ``org_id`` inserted and numbered by the transaction's last statement
+        (``Store.number_at_commit``); their ``seq`` here is ignored. ``then(last, has_endpoints)`` runs after it."""
+        rows = [{c: getattr(e, c) for c in _EVENT_COLUMNS if c != "seq"} for e in events]
+        self.tx.number_at_commit(org_id, rows, then)
 
     def event_ids(self, org_id: str, first_seq: int, last_seq: int) -> dict[int, int]:
         """seq -> primary key of the organization's events numbered ``first_seq`` to ``last_seq``."""

@@ -25,6 +25,7 @@ from gateway.storage.constraints import domain_error_for
 from gateway.storage.errors import DatabaseUnavailable, Kind
 from gateway.storage.first_write import FirstWrite
 from gateway.storage.keysets import AUDIT_ORDER, INVITATION_ORDER, MEMBER_ORDER, Keyset
+from gateway.storage.outbox_tables import outbox_events
 from gateway.storage.search_tables import condition as search_condition
 from gateway.storage.tables import audit_events, organizations, scim_tokens
 
@@ -38,6 +39,7 @@ EXCLUSIVE = 2
 
 _AUDIT = "audit.pending"
 _AT_COMMIT = "rows.at_commit"
+_NUMBERED = "events.numbered_at_commit"
 _AUDIT_COLUMNS = (
     "org_id", "at", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id", "ip",
     "request_id", "details",
@@ -152,16 +154,55 @@ class Store:
         for row in rows:
             self.buffer(_AT_COMMIT, (table, row))
 
+    def number_at_commit(
+        self, org_id: str, events: list[dict[str, Any]], then: Callable[[int, bool], None]
+    ) -> None:
+        """PostgreSQL: insert ``org_id``'s outbox ``events`` (rows without ``seq``) with the rows waiting for the
+        commit, numbered in that same statement (``hot.numbered_chain``); then ``then(last, has_endpoints)``
+        runs, still before the commit, with the last number taken and whether the organization has a webhook
+        endpoint. One organization's events per transaction."""
+        if _NUMBERED in self.info:
+            raise ValueError("A transaction numbers the events of one organization at its commit.")
+        self.info[_NUMBERED] = (org_id, events, then)
+
     def _write_rows_at_commit(self) -> None:
         waiting: list[tuple[sa.Table, dict[str, Any]]] = self.info.pop(_AT_COMMIT, [])
         by_table: dict[sa.Table, list[dict[str, Any]]] = {}
         for table, row in waiting:
             by_table.setdefault(table, []).append(row)
+        numbered = self.info.pop(_NUMBERED, None)
+        if numbered is not None:
+            self._write_numbered(*numbered, by_table)
+            return
         if len(by_table) > 1 and self.dialect == "postgresql":
             self.session.execute(*hot.insert_chain(list(by_table.items())))
             return
         for table, rows in by_table.items():
             self.session.execute(hot.insert_rows(table, tuple(rows[0])), rows[0] if len(rows) == 1 else rows)
+
+    def _write_numbered(
+        self,
+        org_id: str,
+        events: list[dict[str, Any]],
+        then: Callable[[int, bool], None],
+        by_table: dict[sa.Table, list[dict[str, Any]]],
+    ) -> None:
+        parts = list(by_table.items())
+        if len(events) + sum(len(rows) for rows in by_table.values()) <= hot.CHAIN_ROWS:
+            last, has_endpoints = self.session.execute(*hot.numbered_chain(org_id, events, parts)).one()
+        else:
+            # A large batch: number first, then send the rows as ``insert_chain`` builds them for themselves.
+            last, has_endpoints = self.session.execute(
+                hot.reserve_seqs(self.dialect),
+                {"org_id": org_id, "count": len(events), "endpoints_org_id": org_id},
+            ).one()
+            first = last - len(events) + 1
+            rows = [
+                {**row, "seq": seq, "payload": {**row["payload"], "sequence": seq}}
+                for seq, row in enumerate(events, first)
+            ]
+            self.session.execute(*hot.insert_chain([*parts, (outbox_events, rows)]))
+        then(int(last), bool(has_endpoints))
 
     def insert_object_at_commit(self, obj: object) -> None:
         """``insert_at_commit`` of a new mapped object's row (the object itself stays out of the session)."""

@@ -9,7 +9,7 @@ from statement_counter import count_statements
 from .conftest import Tenant
 from .peer import Browser
 
-JIT_CALLBACK = ({"sqlite": 13, "postgresql": 11}, 3)
+JIT_CALLBACK = ({"sqlite": 13, "postgresql": 10}, 3)
 RETURNING_CALLBACK = ({"sqlite": 9, "postgresql": 9}, 3)
 
 

@@ -20,7 +20,7 @@ from statement_counter import count_statements
 
 from gateway.services import Services
 
-JIT_SIGN_IN = ({"sqlite": 13, "postgresql": 10}, 2)
+JIT_SIGN_IN = ({"sqlite": 13, "postgresql": 9}, 2)
 RETURNING_SIGN_IN = ({"sqlite": 9, "postgresql": 8}, 2)
 
 
