@@ -11,6 +11,10 @@ limit_request_line = 8190
 limit_request_fields = 100
 forwarded_allow_ips = "127.0.0.1"
 threads = 4  # overridden by `gateway serve --threads` from the settings
+reuse_port = True
+"""Each worker listens on a socket of its own (``SO_REUSEPORT``) and the kernel spreads new connections over
+them. On one shared socket, an identity provider's few keep-alive connections were all accepted by one worker:
+during a sync, one worker ran at 94% of a core while the three others idled."""
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
