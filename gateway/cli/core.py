@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 
 import click
@@ -33,7 +35,8 @@ def serve(bind: str | None, workers: int | None) -> None:
     instance folder), emptied here before gunicorn starts in a fresh interpreter that sees it from the
     first import on."""
     settings = load_settings()
-    problem = schema_problem(settings.database_url)
+    address = bind or settings.bind
+    problem = address_taken(address) or schema_problem(settings.database_url)
     if problem:
         click.echo(problem, err=True)
         sys.exit(2)
@@ -46,7 +49,7 @@ def serve(bind: str | None, workers: int | None) -> None:
         "--config",
         "python:gateway.gunicorn_conf",
         "--bind",
-        bind or settings.bind,
+        address,
         "--workers",
         str(workers or settings.worker_count),
         "--threads",
@@ -56,6 +59,25 @@ def serve(bind: str | None, workers: int | None) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, argv, {**os.environ, MULTIPROC_ENV: metrics_dir})
+
+
+def address_taken(bind: str) -> str | None:
+    """Why ``bind`` (``host:port``) cannot be served, or None. Each worker opens its own socket with
+    ``SO_REUSEPORT`` (``gateway.gunicorn_conf``), which would also share a port with another server of the same
+    user that is still running: a second ``gateway serve`` on a taken address is refused here instead."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit() or int(port) == 0 or host.startswith("unix"):
+        return None
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"{bind} is already in use (is another gateway serve running?)."
+    return None
 
 
 def schema_problem(database_url: str) -> str | None:

@@ -3,6 +3,7 @@ serve`` refuses an un-migrated database and prints the command to run."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,19 @@ def test_readyz_refuses_an_older_revision(client: FlaskClient, db_url: str) -> N
         conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0001')"))
     engine.dispose()
     assert client.get("/readyz").status_code == 503
+
+
+def test_serve_refuses_an_address_another_server_listens_on(
+    app: Flask, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker listens with SO_REUSEPORT, which would share the port with a server still running."""
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", db_url)
+    monkeypatch.setenv("GATEWAY_INSTANCE_PATH", str(tmp_path / "serve-instance"))
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = app.test_cli_runner().invoke(cli, ["serve", "--bind", f"127.0.0.1:{port}"])
+    assert result.exit_code == 2
+    assert f"127.0.0.1:{port} is already in use" in result.output
