@@ -60,18 +60,29 @@ def insert_chain(
     compiled cache keeps. A larger batch (a group change naming thousands of members) is built for itself."""
     if sum(len(rows) for _, rows in parts) > CHAIN_ROWS:
         return _chain_of_batches(parts), {}
-    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in parts)
-    params = {
+    return _chain_of_shape(_shape(parts)), _chain_params(parts)
+
+
+_Shape = tuple[tuple[sa.Table, tuple[str, ...], int], ...]
+"""Each table of a chain, the columns of its rows and how many rows it has."""
+
+
+def _shape(parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> _Shape:
+    return tuple((table, tuple(rows[0]), len(rows)) for table, rows in parts)
+
+
+def _chain_params(parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """The rows' values, named ``t<table>_<row>_<column>`` as ``_inserts_of_shape`` binds them."""
+    return {
         f"t{t}_{r}_{key}": value
         for t, (_, rows) in enumerate(parts)
         for r, row in enumerate(rows)
         for key, value in row.items()
     }
-    return _chain_of_shape(shape), params
 
 
-@functools.lru_cache(maxsize=256)
-def _chain_of_shape(shape: tuple[tuple[sa.Table, tuple[str, ...], int], ...]) -> sa.TextClause:
+def _inserts_of_shape(shape: _Shape) -> tuple[list[sa.BindParameter[Any]], list[str]]:
+    """One multi-row INSERT per table of ``shape``, with the typed bound parameters they use."""
     quote = postgresql.dialect().identifier_preparer.quote
     binds: list[sa.BindParameter[Any]] = []
     inserts: list[str] = []
@@ -83,6 +94,12 @@ def _chain_of_shape(shape: tuple[tuple[sa.Table, tuple[str, ...], int], ...]) ->
             values.append("(" + ", ".join(f":{n}" for n in names) + ")")
         columns = ", ".join(quote(table.c[key].name) for key in keys)
         inserts.append(f"INSERT INTO {quote(table.name)} ({columns}) VALUES {', '.join(values)}")
+    return binds, inserts
+
+
+@functools.lru_cache(maxsize=256)
+def _chain_of_shape(shape: _Shape) -> sa.TextClause:
+    binds, inserts = _inserts_of_shape(shape)
     *firsts, last = inserts
     ctes = ", ".join(f"rows_{i} AS ({sql})" for i, sql in enumerate(firsts))
     return sa.text(f"WITH {ctes} {last}" if ctes else last).bindparams(*binds)
@@ -105,22 +122,16 @@ def numbered_chain(
     commit order. Taken in the transaction's last statement, the lock is held from there to the commit only,
     with no round trip and no Python in between: the creates of one organization (a first sync) then queue
     for that moment alone, not for the whole end of each other's transactions."""
-    shape = (len(events), tuple((table, tuple(rows[0]), len(rows)) for table, rows in parts))
     params = {f"{NUMBERED}_{r}_{key}": row[key] for r, row in enumerate(events) for key in _NUMBERED_COLUMNS}
     params[f"{NUMBERED}_org_id"] = org_id
-    for t, (_, rows) in enumerate(parts):
-        for r, row in enumerate(rows):
-            params.update({f"t{t}_{r}_{key}": value for key, value in row.items()})
-    return _numbered_chain_of_shape(shape), params
+    return _numbered_chain_of_shape(len(events), _shape(parts)), {**params, **_chain_params(parts)}
 
 
 @functools.lru_cache(maxsize=256)
-def _numbered_chain_of_shape(
-    shape: tuple[int, tuple[tuple[sa.Table, tuple[str, ...], int], ...]],
-) -> sa.TextClause:
-    count, parts = shape
+def _numbered_chain_of_shape(count: int, parts: _Shape) -> sa.TextClause:
     events = outbox_events.c
-    binds = [sa.bindparam(f"{NUMBERED}_org_id", type_=outbox_cursors.c.org_id.type)]
+    binds, inserts = _inserts_of_shape(parts)
+    binds.append(sa.bindparam(f"{NUMBERED}_org_id", type_=outbox_cursors.c.org_id.type))
     values = []
     for r in range(count):
         names = [f"{NUMBERED}_{r}_{key}" for key in _NUMBERED_COLUMNS]
@@ -137,14 +148,8 @@ def _numbered_chain_of_shape(
         f"CAST(jsonb_set(CAST(v.payload AS jsonb), '{{sequence}}', to_jsonb({seq})) AS json) "
         f"FROM seq_cursor, (VALUES {', '.join(values)}) AS v (n, {', '.join(_NUMBERED_COLUMNS)}) ORDER BY v.n)",
     ]
+    ctes.extend(f"rows_{t} AS ({sql})" for t, sql in enumerate(inserts))
     quote = postgresql.dialect().identifier_preparer.quote
-    for t, (table, keys, rows) in enumerate(parts):
-        names = [[f"t{t}_{r}_{key}" for key in keys] for r in range(rows)]
-        for row in names:
-            binds.extend(sa.bindparam(n, type_=table.c[k].type) for n, k in zip(row, keys, strict=True))
-        columns = ", ".join(quote(table.c[key].name) for key in keys)
-        rows_sql = ", ".join("(" + ", ".join(f":{n}" for n in row) + ")" for row in names)
-        ctes.append(f"rows_{t} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {rows_sql})")
     endpoints = sa.inspect(WebhookEndpoint).local_table.name
     return sa.text(
         f"WITH {', '.join(ctes)} SELECT seq_cursor.last_seq, EXISTS (SELECT 1 FROM {quote(endpoints)} "
