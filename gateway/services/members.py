@@ -258,8 +258,7 @@ class MemberService(ServiceBase):
         with self.db.transaction() as tx:
             try:
                 org = self.locked_org(tx, org_id)
-                existing, blocked = tx.member_and_block(org.id, email)
-                domain = tx.domain(email_domain(email))
+                existing, blocked, domain = tx.member_block_and_domain(org.id, email, email_domain(email))
                 if domain is None or domain.org_id == org.id:
                     note_domain_free(tx, org.id, email_domain(email))
                 outcome = decide_sso_sign_in(

@@ -213,6 +213,17 @@ def member_and_block() -> sa.Select[Any]:
 
 
 @functools.cache
+def member_block_and_domain() -> sa.Select[Any]:
+    """``member_and_block`` and the verified claim on the email domain ``:domain`` (or NULLs): what a sign-in
+    decides on, in one query."""
+    return (
+        member_and_block()
+        .add_columns(m.Domain)
+        .outerjoin(m.Domain, sa.and_(m.Domain.domain == sa.bindparam("domain"), m.Domain.verified.is_(True)))
+    )
+
+
+@functools.cache
 def by_id(cls: type) -> sa.Select[Any]:
     """The mapped ``cls`` object whose primary key ``id`` is ``:id``."""
     return sa.select(cls).where(cls.id == sa.bindparam("id"))  # type: ignore[attr-defined]

@@ -465,6 +465,17 @@ class Store:
         ).one()
         return member, bool(is_blocked)
 
+    def member_block_and_domain(
+        self, org_id: str, email: str, domain: str
+    ) -> tuple[m.Member | None, bool, m.Domain | None]:
+        """``member_and_block`` with the verified claim on ``domain`` (``domain()``), in one query: a sign-in
+        asks all three."""
+        self.lock_email(org_id, email)
+        member, is_blocked, claim = self.session.execute(
+            hot.member_block_and_domain(), {"org_id": org_id, "email": email, "domain": domain}
+        ).one()
+        return member, bool(is_blocked), claim
+
     def live_account_elsewhere(self, org_id: str, email: str) -> m.Member | None:
         """A live (not removed) member with this email in *another* organization, if any."""
         return self.session.scalars(

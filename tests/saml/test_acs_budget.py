@@ -20,8 +20,8 @@ from statement_counter import count_statements
 
 from gateway.services import Services
 
-JIT_SIGN_IN = ({"sqlite": 13, "postgresql": 9}, 2)
-RETURNING_SIGN_IN = ({"sqlite": 9, "postgresql": 8}, 2)
+JIT_SIGN_IN = ({"sqlite": 12, "postgresql": 8}, 2)
+RETURNING_SIGN_IN = ({"sqlite": 8, "postgresql": 7}, 2)
 
 
 def test_a_just_in_time_sign_in_costs_two_transactions(
