@@ -131,6 +131,18 @@ def test_creating_a_scim_token_shown_once_and_copied(sso_admin: Visit) -> None:
     expect(page.get_by_role("row", name=re.compile("Okta provisioning"))).to_contain_text("active")
 
 
+def test_without_javascript_the_token_shows_with_no_dead_copy_button(
+    gateway: LiveGateway, browser: Browser
+) -> None:
+    org, admin = _org(gateway, m.MembershipMode.SSO, connection=True)
+    for without_js in visit(browser, gateway, org.id, admin.id, java_script_enabled=False):
+        page = without_js.go("/admin/scim")
+        page.get_by_label("Token name").fill("Okta provisioning")
+        page.get_by_role("button", name="Create token").click()
+        assert page.get_by_role("textbox", name="SCIM token").input_value().startswith("scim_")
+        expect(page.get_by_role("button", name="Copy")).to_have_count(0)
+
+
 def test_removing_a_member_from_an_sso_organization(sso_admin: Visit, gateway: LiveGateway) -> None:
     svc = gateway.services
     org = _viewer_org(sso_admin)

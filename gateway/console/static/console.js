@@ -1,7 +1,9 @@
 // Progressive enhancement only: every page works without this file.
 "use strict";
 
-// Copy buttons: data-copy names the element whose value (or text) goes to the clipboard.
+// Copy buttons: data-copy names the element whose value (or text) goes to the clipboard. They are rendered
+// hidden and shown here, so no button is on screen before (or without) the script that makes it work.
+document.querySelectorAll("[data-copy][hidden]").forEach(function (button) { button.hidden = false; });
 document.addEventListener("click", function (event) {
   var button = event.target.closest("[data-copy]");
   if (!button) { return; }
