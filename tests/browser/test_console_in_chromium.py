@@ -20,7 +20,7 @@ from browser_helpers import (
     start_gateway,
     visit,
 )
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from gateway.domain import model as m
 
@@ -113,6 +113,20 @@ def test_setting_up_saml_from_metadata_then_previewing_and_applying_the_switch(
     page.get_by_role("button", name="Confirm: switch to sso mode").click()
     expect(page.get_by_role("status")).to_contain_text("now in sso mode")
     expect(page.get_by_role("heading", name="Current mode: sso")).to_be_visible()
+
+
+def test_a_connection_id_typed_before_the_script_loaded_still_moves_the_urls(
+    invitation_admin: Visit,
+) -> None:
+    page = invitation_admin.page
+    held: list[Route] = []
+    page.route("**/console.js", lambda route: held.append(route))
+    page.goto(invitation_admin.gateway.url + "/admin/connections/new/saml?preset=okta", wait_until="commit")
+    page.get_by_label("Connection ID (used in the URLs above)").fill("Okta Early")
+    expect(page.get_by_role("button", name="Copy ACS URL (single sign-on URL)")).to_have_count(0)
+    held[0].continue_()
+    expect(page.locator("#sp-acs")).to_have_text(f"{invitation_admin.gateway.url}/saml/okta-early/acs")
+    expect(page.get_by_role("button", name="Copy ACS URL (single sign-on URL)")).to_be_visible()
 
 
 def test_creating_a_scim_token_shown_once_and_copied(sso_admin: Visit) -> None:

@@ -28,11 +28,15 @@ document.addEventListener("click", function (event) {
 function slugify(value) {
   return value.trim().toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63).replace(/-+$/, "");
 }
-document.addEventListener("input", function (event) {
-  if (!event.target.matches("[data-slug-source]")) { return; }
-  var slug = slugify(event.target.value);
+function followSlug(source) {
+  var slug = slugify(source.value);
   if (!slug) { return; }
   document.querySelectorAll("[data-slug-url]").forEach(function (element) {
     element.textContent = element.getAttribute("data-slug-url").replace("{slug}", slug);
   });
+}
+document.addEventListener("input", function (event) {
+  if (event.target.matches("[data-slug-source]")) { followSlug(event.target); }
 });
+// What was typed before this script ran counts too.
+document.querySelectorAll("[data-slug-source]").forEach(followSlug);
