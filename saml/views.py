@@ -90,16 +90,17 @@ def login(slug: str) -> ResponseReturnValue:
 @bp.post("/<slug>/acs")
 def acs(slug: str) -> ResponseReturnValue:
     """Verify the IdP's response, then hand the identity to the organization core."""
-    connection = saml_connections().by_slug(slug)
-    if connection is None:
-        return _not_found(slug)
     if is_test_relay(request.form.get("RelayState")):
         from saml.trial import finish_test  # the test flow builds on this module's checks
 
-        return finish_test(connection)
-    # One transaction after the signature checks (which touch no table): the replay cache, the request id,
-    # the sign-in, the session and their audit rows commit together.
+        connection = saml_connections().by_slug(slug)
+        return _not_found(slug) if connection is None else finish_test(connection)
+    # One transaction: the connection, then (after the signature checks, which touch no table) the replay
+    # cache, the request id, the sign-in, the session and their audit rows, committed together.
     with services().db.scope(write=True):
+        connection = saml_connections().by_slug(slug)
+        if connection is None:
+            return _not_found(slug)
         return _sign_in(connection)
 
 
@@ -159,13 +160,14 @@ def verify_response(connection: m.SsoConnection, posted: str | None) -> SamlIden
             "saml_unsolicited",
             "This connection accepts only sign-ins started at the gateway (IdP-initiated sign-in is off).",
         )
-    identity = identity_from(
-        config,
-        name_id=response.get_nameid(),
-        name_id_format=response.get_nameid_format(),
-        session_index=response.get_session_index(),
-        attributes=response.get_attributes(),
-    )
+    with compiled_schemas():  # python3-saml's getters query the document too
+        identity = identity_from(
+            config,
+            name_id=response.get_nameid(),
+            name_id_format=response.get_nameid_format(),
+            session_index=response.get_session_index(),
+            attributes=response.get_attributes(),
+        )
     saml_connections().accept_assertion(
         connection,
         assertion_id=facts.assertion_id,

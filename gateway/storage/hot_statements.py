@@ -19,7 +19,7 @@ from gateway.domain import model as m
 from gateway.storage.outbox_tables import WebhookEndpoint, outbox_cursors, outbox_events
 from gateway.storage.saml_tables import saml_assertions_seen, saml_requests
 from gateway.storage.scim_tables import scim_group_members, scim_groups, scim_user_emails
-from gateway.storage.tables import organizations, resources, scim_tokens, web_sessions
+from gateway.storage.tables import organizations, resources, scim_tokens, sso_connections, web_sessions
 
 _EMAIL_JOINS = 0x6A6F696E
 """First key of the PostgreSQL advisory lock that serializes the joins of one email in one organization."""
@@ -383,8 +383,8 @@ def insert_rows(table: sa.Table, keys: tuple[str, ...]) -> sa.Insert:
 
 @functools.cache
 def connection_by_slug() -> sa.Select[Any]:
-    """The SSO connection (SAML or OIDC) whose slug is ``:slug``."""
-    return sa.select(m.SsoConnection).where(m.SsoConnection.slug == sa.bindparam("slug"))
+    """The row of the SSO connection (SAML or OIDC) whose slug is ``:slug``."""
+    return sa.select(sso_connections).where(sso_connections.c.slug == sa.bindparam("slug"))
 
 
 @functools.cache

@@ -722,7 +722,11 @@ class Store:
         ).all()
 
     def connection_by_slug(self, slug: str) -> m.SsoConnection | None:
-        return self.session.scalars(hot.connection_by_slug(), {"slug": slug}).one_or_none()
+        """The connection, built from its row outside the session: a sign-in reads it first in its transaction,
+        and a refusal that rolls that transaction back still answers with it whole (an object of the session
+        would expire with the rollback and be read again)."""
+        row = self.session.connection().execute(hot.connection_by_slug(), {"slug": slug}).mappings().first()
+        return None if row is None else m.SsoConnection(**row)
 
     # -- invitations ---------------------------------------------------------------------------------------
     def invitation_by_hash(self, token_hash: str) -> m.Invitation | None:

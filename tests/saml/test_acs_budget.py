@@ -1,6 +1,6 @@
 """The work of a sign-in at the ACS, pinned as a budget: the signature and assertion checks touch no table, then
-one transaction holds the replay cache, the request id, the sign-in (or just-in-time creation), the session and
-their audit rows; only the connection is read before, in a short read of its own. A returning member's sign-in
+one transaction holds the connection's read, the replay cache, the request id, the sign-in (or just-in-time
+creation), the session and their audit rows. A returning member's sign-in
 writes nothing a refusal would have to undo, so it opens no savepoint (two round trips on PostgreSQL); a
 just-in-time creation keeps one around its writes. On PostgreSQL the replay cache's INSERT consumes the
 remembered request in the same statement (a data-modifying CTE), and the new session's row goes in one
@@ -20,11 +20,11 @@ from statement_counter import count_statements
 
 from gateway.services import Services
 
-JIT_SIGN_IN = ({"sqlite": 12, "postgresql": 8}, 2)
-RETURNING_SIGN_IN = ({"sqlite": 8, "postgresql": 7}, 2)
+JIT_SIGN_IN = ({"sqlite": 12, "postgresql": 8}, 1)
+RETURNING_SIGN_IN = ({"sqlite": 8, "postgresql": 7}, 1)
 
 
-def test_a_just_in_time_sign_in_costs_two_transactions(
+def test_a_just_in_time_sign_in_costs_one_transaction(
     client: FlaskClient, okta: SamlSetup, app_services: Services
 ) -> None:
     okta.sign_in(client, "warm@acme.test")  # the organization's Default Project is known from here on
