@@ -66,7 +66,7 @@ def require_address_allowed(tx: Store, org_id: str, *addresses: str | None) -> N
     verified. Values that are not addresses are ignored; one indexed query however many are given.
 
     The refusal is the same whether or not an account with the address exists anywhere."""
-    wanted = {a.strip().lower().rsplit("@", 1)[1].rstrip(".") for a in addresses if a and "@" in a}
+    wanted = address_domains(*addresses)
     checked: set[tuple[str, str]] = tx.info.setdefault(_CHECKED, set())
     # A domain this transaction already found free for this organization is not asked about again (a SCIM
     # create checks the user's addresses, then the join checks its email).
@@ -76,6 +76,25 @@ def require_address_allowed(tx: Store, org_id: str, *addresses: str | None) -> N
     if DomainStore(tx).foreign_verified(org_id, fresh):
         raise AddressDomainOwned(ADDRESS_DOMAIN_OWNED, field="email")
     checked.update((org_id, d) for d in fresh)
+
+
+def address_domains(*addresses: str | None) -> set[str]:
+    """The domains of the values that are addresses, as ``require_address_allowed`` checks them."""
+    found = {a.strip().lower().rsplit("@", 1)[1].rstrip(".") for a in addresses if a and "@" in a}
+    return {d for d in found if d}
+
+
+def identity_addresses(user_name: str | None, emails: Iterable[Any]) -> list[str | None]:
+    """A SCIM user's values that ``require_identity_allowed`` checks: its ``userName`` and ``emails``."""
+    return [user_name, *(e.get("value") for e in emails if isinstance(e, dict))]
+
+
+def refuse_claimed_elsewhere(tx: Store, org_id: str, domain: str, claim: m.Domain | None) -> None:
+    """``require_address_allowed`` for one domain whose verified claim (``Store.domain``) the caller read with
+    other rows: refused when another organization holds it, otherwise noted free for this transaction."""
+    if claim is not None and claim.org_id != org_id:
+        raise AddressDomainOwned(ADDRESS_DOMAIN_OWNED, field="email")
+    note_domain_free(tx, org_id, domain)
 
 
 def note_domain_free(tx: Store, org_id: str, domain: str) -> None:
@@ -91,7 +110,7 @@ def require_identity_allowed(
     member ``held`` already has are not checked again, so an organization whose account became a migration
     candidate (another organization proved its domain later) can still update or deactivate it."""
     kept = _held_addresses(held) if held is not None else set()
-    values = [user_name, *(e.get("value") for e in emails if isinstance(e, dict))]
+    values = identity_addresses(user_name, emails)
     fresh = [v for v in values if isinstance(v, str) and v.strip().lower() not in kept]
     require_address_allowed(tx, org_id, *fresh)
 
