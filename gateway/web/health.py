@@ -9,7 +9,7 @@ import logging
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gateway.storage.migrate import head_revision, known_revisions, schema_revision, schema_state
 from gateway.wiring import services
@@ -28,10 +28,24 @@ def healthz() -> ResponseReturnValue:
     return jsonify(status="ok")
 
 
+def _schema_revision() -> str | None:
+    """The database's schema revision, asked again once on a fresh connection when the pooled one turned out
+    dead (the server restarted or failed over): SQLAlchemy then drops the pool's connections, so the answer is
+    the database's, not a stale connection's. A process that served nothing since the database came back
+    would otherwise report itself unready once."""
+    engine = services().db.engine
+    try:
+        return schema_revision(engine)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        return schema_revision(engine)
+
+
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     try:
-        current = schema_revision(services().db.engine)
+        current = _schema_revision()
     except SQLAlchemyError:
         log.warning("database not ready", exc_info=True)
         return jsonify(status="unavailable", checks={"database": "unreachable"}), 503

@@ -145,3 +145,28 @@ def test_stale_pooled_connections_recover_without_pre_ping(
     )
     assert response.status_code == 201, response.get_data(as_text=True)
     assert client.get("/scim/v2/Users", headers=headers).json["totalResults"] == 1
+
+
+@pytest.mark.postgres
+def test_readyz_is_ready_again_on_the_first_probe_after_the_server_ended_every_session(
+    app: Flask, db_url: str, app_services, client
+) -> None:  # type: ignore[no-untyped-def]
+    """A process that served nothing since the database came back answers its first readiness probe from a
+    fresh connection, not from the dead one in its pool. (The test database is built without migrations, so
+    the schema check says ``not_migrated``; what is checked here is the database's reachability.)"""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("connection termination is a PostgreSQL server action")
+    app_services.db.engine.pool._pre_ping = False
+    assert client.get("/readyz").get_json()["checks"]["database"] == "ok"  # a pooled connection now
+    name = sa.make_url(db_url).database
+    admin = sa.create_engine(db_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        )
+    admin.dispose()
+    assert client.get("/readyz").get_json()["checks"]["database"] == "ok"
