@@ -250,6 +250,28 @@ def delete_user_emails() -> sa.Delete:
     )
 
 
+def replace_user_emails(rows: list[dict[str, Any]]) -> tuple[sa.TextClause, dict[str, Any]]:
+    """PostgreSQL: ``delete_user_emails`` and the INSERT of the user's new ``rows`` (at most ``CHAIN_ROWS``, all
+    with the same keys and the same ``org_id`` and ``member_id``) in one statement. The DELETE, a data-modifying
+    CTE, sees the rows as they were when the statement began, so it removes the old addresses and none of the new
+    ones, as the two statements did one after the other."""
+    shape = _shape([(scim_user_emails, rows)])
+    params = _chain_params([(scim_user_emails, rows)])
+    params.update(gone_org_id=rows[0]["org_id"], gone_member_id=rows[0]["member_id"])
+    return _replace_user_emails_of_shape(shape), params
+
+
+@functools.lru_cache(maxsize=64)
+def _replace_user_emails_of_shape(shape: _Shape) -> sa.TextClause:
+    binds, (insert,) = _inserts_of_shape(shape)
+    binds += [
+        sa.bindparam("gone_org_id", type_=scim_user_emails.c.org_id.type),
+        sa.bindparam("gone_member_id", type_=scim_user_emails.c.member_id.type),
+    ]
+    gone = "DELETE FROM scim_user_emails WHERE org_id = :gone_org_id AND member_id = :gone_member_id"
+    return sa.text(f"WITH gone AS ({gone}) {insert}").bindparams(*binds)
+
+
 @functools.cache
 def resources_created_by() -> sa.Select[Any]:
     """How many resources of ``:org_id`` the member ``:member_id`` created."""

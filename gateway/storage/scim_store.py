@@ -457,9 +457,8 @@ class ScimStore:
     ) -> None:
         """Replace the indexed copy of a user's addresses (the representation lives in the attributes);
         ``replace=False`` for a new user, who has none yet: nothing in its transaction reads them, so they are
-        written with the rows that wait for the commit (on PostgreSQL in the same statement)."""
-        if replace:
-            self.session.execute(hot.delete_user_emails(), {"org_id": org_id, "member_id": member_id})
+        written with the rows that wait for the commit (on PostgreSQL in the same statement). A replacement on
+        PostgreSQL deletes the old rows and inserts the new ones in one statement."""
         rows = [
             {
                 "id": str(uuid.uuid4()),
@@ -473,9 +472,15 @@ class ScimStore:
             for position, email in enumerate(emails)
             if isinstance(email.get("value"), str)
         ]
-        if rows and not replace:
-            self.tx.insert_at_commit(scim_user_emails, rows)
-        elif rows:
+        if not replace:
+            if rows:
+                self.tx.insert_at_commit(scim_user_emails, rows)
+            return
+        if rows and self.dialect == "postgresql" and len(rows) <= hot.CHAIN_ROWS:
+            self.session.execute(*hot.replace_user_emails(rows))  # one round trip for both
+            return
+        self.session.execute(hot.delete_user_emails(), {"org_id": org_id, "member_id": member_id})
+        if rows:
             self.session.execute(hot.insert_rows(scim_user_emails, tuple(rows[0])), rows)
 
     def live_member_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
