@@ -70,7 +70,7 @@ def require_address_allowed(tx: Store, org_id: str, *addresses: str | None) -> N
     checked: set[tuple[str, str]] = tx.info.setdefault(_CHECKED, set())
     # A domain this transaction already found free for this organization is not asked about again (a SCIM
     # create checks the user's addresses, then the join checks its email).
-    fresh = {d for d in wanted if d and (org_id, d) not in checked}
+    fresh = {d for d in wanted if (org_id, d) not in checked}
     if not fresh:
         return
     if DomainStore(tx).foreign_verified(org_id, fresh):
