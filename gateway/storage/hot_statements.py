@@ -58,9 +58,14 @@ def insert_chain(
     fifth of its time. Up to ``CHAIN_ROWS`` rows (what one request writes), the statement is therefore written
     once per shape (tables, columns, rows per table) as SQL text with typed bound parameters, which SQLAlchemy's
     compiled cache keeps. A larger batch (a group change naming thousands of members) is built for itself."""
-    if sum(len(rows) for _, rows in parts) > CHAIN_ROWS:
+    if not chain_fits(parts):
         return _chain_of_batches(parts), {}
     return _chain_of_shape(_shape(parts)), _chain_params(parts)
+
+
+def chain_fits(parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> bool:
+    """Whether ``insert_chain`` of ``parts`` is a statement of a known shape (else one built for its values)."""
+    return sum(len(rows) for _, rows in parts) <= CHAIN_ROWS
 
 
 _Shape = tuple[tuple[sa.Table, tuple[str, ...], int], ...]

@@ -50,7 +50,7 @@ class OutboxStore:
         if at_commit:
             self.tx.insert_at_commit(outbox_events, rows)
         else:
-            self.session.execute(hot.insert_rows(outbox_events, _EVENT_COLUMNS), rows)
+            self.tx.send(hot.insert_rows(outbox_events, _EVENT_COLUMNS), rows)
 
     def insert_numbered_events(
         self, org_id: str, events: Sequence[OutboxEvent], *, then: Callable[[int, bool], None]
@@ -82,7 +82,7 @@ class OutboxStore:
         organization has a webhook endpoint. The upsert keeps the cursor row locked until commit, so a
         concurrent transaction of the same organization waits and numbers stay gapless and in commit order."""
         stmt = hot.reserve_seqs(self.session.get_bind().dialect.name)
-        last, has_endpoints = self.session.execute(
+        last, has_endpoints = self.tx.send(
             stmt, {"org_id": org_id, "count": count, "endpoints_org_id": org_id}
         ).one()
         return int(last), bool(has_endpoints)

@@ -477,11 +477,11 @@ class ScimStore:
                 self.tx.insert_at_commit(scim_user_emails, rows)
             return
         if rows and self.dialect == "postgresql" and len(rows) <= hot.CHAIN_ROWS:
-            self.session.execute(*hot.replace_user_emails(rows))  # one round trip for both
+            self.tx.send(*hot.replace_user_emails(rows))  # one round trip for both
             return
         self.session.execute(hot.delete_user_emails(), {"org_id": org_id, "member_id": member_id})
         if rows:
-            self.session.execute(hot.insert_rows(scim_user_emails, tuple(rows[0])), rows)
+            self.tx.send(hot.insert_rows(scim_user_emails, tuple(rows[0])), rows)
 
     def live_member_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()

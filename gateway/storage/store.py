@@ -7,11 +7,12 @@ email domain) and the cross-organization email check that enforces "one account,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,9 +22,10 @@ from gateway.domain import model as m
 from gateway.domain.errors import Conflict
 from gateway.storage import count_tables as counts
 from gateway.storage import hot_statements as hot
+from gateway.storage import prepared
 from gateway.storage.constraints import domain_error_for
 from gateway.storage.errors import DatabaseUnavailable, Kind
-from gateway.storage.first_write import FirstWrite
+from gateway.storage.first_write import FirstWrite, needs_write_lock
 from gateway.storage.keysets import AUDIT_ORDER, INVITATION_ORDER, MEMBER_ORDER, Keyset
 from gateway.storage.outbox_tables import outbox_events
 from gateway.storage.search_tables import condition as search_condition
@@ -175,10 +177,10 @@ class Store:
             self._write_numbered(*numbered, by_table)
             return
         if len(by_table) > 1 and self.dialect == "postgresql":
-            self.session.execute(*hot.insert_chain(list(by_table.items())))
+            self.insert_chain(list(by_table.items()))
             return
         for table, rows in by_table.items():
-            self.session.execute(hot.insert_rows(table, tuple(rows[0])), rows[0] if len(rows) == 1 else rows)
+            self.send(hot.insert_rows(table, tuple(rows[0])), rows[0] if len(rows) == 1 else rows)
 
     def _write_numbered(
         self,
@@ -189,10 +191,10 @@ class Store:
     ) -> None:
         parts = list(by_table.items())
         if len(events) + sum(len(rows) for rows in by_table.values()) <= hot.CHAIN_ROWS:
-            last, has_endpoints = self.session.execute(*hot.numbered_chain(org_id, events, parts)).one()
+            last, has_endpoints = self.send(*hot.numbered_chain(org_id, events, parts)).one()
         else:
             # A large batch: number first, then send the rows as ``insert_chain`` builds them for themselves.
-            last, has_endpoints = self.session.execute(
+            last, has_endpoints = self.send(
                 hot.reserve_seqs(self.dialect),
                 {"org_id": org_id, "count": len(events), "endpoints_org_id": org_id},
             ).one()
@@ -201,7 +203,7 @@ class Store:
                 {**row, "seq": seq, "payload": {**row["payload"], "sequence": seq}}
                 for seq, row in enumerate(events, first)
             ]
-            self.session.execute(*hot.insert_chain([*parts, (outbox_events, rows)]))
+            self.insert_chain([*parts, (outbox_events, rows)])
         then(int(last), bool(has_endpoints))
 
     def insert_object_at_commit(self, obj: object) -> None:
@@ -266,6 +268,24 @@ class Store:
                 raise Conflict(conflict) from exc
             raise domain_error_for(exc) or Conflict("This change conflicts with existing data.") from exc
 
+    def send(
+        self, statement: sa.Executable, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> CursorResult[Any]:
+        """Run a hot statement (one built once, ``hot_statements``) with ``values``: compiled once and sent as
+        driver SQL (``gateway.storage.prepared``). Its result rows are the driver's values, not type-processed.
+        Driver SQL bypasses the engine's ``before_execute`` hook, so a SQLite writer takes its write lock here."""
+        if needs_write_lock(statement):
+            self.serialize()
+        return prepared.run(self.session.connection(), statement, values)
+
+    def insert_chain(self, parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> None:
+        """PostgreSQL: ``hot.insert_chain`` of ``parts``, sent as a hot statement when it has a known shape."""
+        statement, values = hot.insert_chain(parts)
+        if hot.chain_fits(parts):
+            self.send(statement, values)
+        else:
+            self.session.execute(statement)  # a large batch, built for itself with its values
+
     def insert_new(self, *objs: object) -> None:
         """Insert new objects at once (no unit of work), then hold them in the session as loaded objects, so
         later changes to them in this transaction are written as usual. One prebuilt INSERT each on SQLite; one
@@ -277,10 +297,10 @@ class Store:
             rows.append((table, row_of(obj)))
         try:
             if len(rows) > 1 and self.dialect == "postgresql":
-                self.session.execute(*hot.insert_chain([(table, [row]) for table, row in rows]))
+                self.insert_chain([(table, [row]) for table, row in rows])
             else:
                 for table, row in rows:
-                    self.session.execute(hot.insert_into(table), row)
+                    self.send(hot.insert_into(table), row)
         except IntegrityError as exc:
             raise domain_error_for(exc) or Conflict("This change conflicts with existing data.") from exc
         for obj in objs:

@@ -1,0 +1,128 @@
+"""Hot statements sent as driver SQL (``gateway.storage.prepared``, ``Store.send``): values of every type stored
+as SQLAlchemy's own execution stores them, a column left out given its default, a unique violation still an
+``IntegrityError``, each statement compiled once, and the statement counted (and, on SQLite, the write lock
+taken) like any other."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from gateway.storage import hot_statements as hot
+from gateway.storage import prepared
+from gateway.storage.db import Database
+from gateway.storage.tables import audit_events, organizations
+from tests.statement_counter import count_statements
+
+from .conftest import insert_org
+
+AT = datetime(2026, 12, 7, 1, 2, 3, 456789, tzinfo=UTC)
+AUDIT_KEYS = ("org_id", "at", "actor_type", "actor_id", "action", "target_id", "details")
+
+
+def _audit(org_id: str, action: str) -> dict[str, object]:
+    return {
+        "org_id": org_id,
+        "at": AT,
+        "actor_type": "scim_token",
+        "actor_id": None,
+        "action": action,
+        "target_id": "m-1",
+        "details": {"role": "member", "restored": False, "n": [1, "two", None]},
+    }
+
+
+def _stored(db: Database, org_id: str, action: str) -> tuple[object, ...]:
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(*(audit_events.c[k] for k in AUDIT_KEYS)).where(
+                audit_events.c.org_id == org_id, audit_events.c.action == action
+            )
+        ).one()
+    return tuple(row)
+
+
+def test_values_of_every_type_are_stored_as_sqlalchemy_stores_them(db: Database) -> None:
+    org_id = insert_org(db)
+    statement = hot.insert_rows(audit_events, AUDIT_KEYS)
+    with db.engine.begin() as conn:
+        conn.execute(statement, _audit(org_id, "by.sqlalchemy"))
+    with db.transaction() as tx:
+        tx.send(statement, _audit(org_id, "by.driver"))
+    by_driver, by_sqlalchemy = _stored(db, org_id, "by.driver"), _stored(db, org_id, "by.sqlalchemy")
+    assert by_driver[:4] == by_sqlalchemy[:4] and by_driver[5:] == by_sqlalchemy[5:]
+    assert by_driver[1] == AT  # the timezone-aware time read back as it went in
+    assert by_driver[6] == {"role": "member", "restored": False, "n": [1, "two", None]}
+
+
+def test_several_rows_go_in_one_batch(db: Database) -> None:
+    org_id = insert_org(db)
+    with db.transaction() as tx, count_statements(db.engine) as counted:
+        tx.send(hot.insert_rows(audit_events, AUDIT_KEYS), [_audit(org_id, f"a.{i}") for i in range(3)])
+    assert len(counted.matching("INSERT INTO audit_events")) == 1
+    for i in range(3):
+        assert _stored(db, org_id, f"a.{i}")[4] == f"a.{i}"
+
+
+def test_a_column_left_out_gets_its_default(db: Database) -> None:
+    row = {
+        "id": "org-1",
+        "slug": "defaults",
+        "name": "Defaults",
+        "mode": "sso",
+        "created_at": AT,
+        "updated_at": AT,
+    }
+    with db.transaction() as tx:
+        tx.send(hot.insert_rows(organizations, tuple(row)), row)
+    with db.engine.connect() as conn:
+        multi_project = conn.scalar(
+            sa.select(organizations.c.multi_project).where(organizations.c.id == "org-1")
+        )
+    assert multi_project is False
+
+
+def test_a_unique_violation_is_an_integrity_error(db: Database) -> None:
+    insert_org(db, slug="taken")
+    row = {
+        "id": "org-2", "slug": "taken", "name": "Other", "mode": "sso", "multi_project": False,
+        "created_at": AT, "updated_at": AT,
+    }  # fmt: skip
+    with pytest.raises(IntegrityError), db.transaction() as tx:
+        tx.send(hot.insert_into(organizations), row)
+
+
+def test_a_statement_is_compiled_once_per_dialect(db: Database) -> None:
+    statement = hot.insert_rows(audit_events, AUDIT_KEYS)
+    first = prepared.prepared(statement, db.engine.dialect)
+    assert first is not None and prepared.prepared(statement, db.engine.dialect) is first
+    placeholder = "?" if db.dialect == "sqlite" else "%(action)s"
+    assert placeholder in first.sql
+
+
+def test_sent_statements_are_counted_and_need_no_compiling(db: Database) -> None:
+    org_id = insert_org(db)
+    statement = hot.insert_rows(audit_events, AUDIT_KEYS)
+    with db.transaction() as tx:
+        tx.send(statement, _audit(org_id, "warm"))
+    with db.transaction() as tx, count_statements(db.engine) as counted:
+        tx.send(statement, _audit(org_id, "counted"))
+    assert counted.count == 1
+    counted.all_cached()
+
+
+def test_sqlite_a_sent_write_takes_the_write_lock(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'send.db'}")
+    db.create_all()
+    try:
+        org_id = insert_org(db)
+        with db.transaction() as tx:
+            assert tx._first_write is not None and not tx._first_write.taken
+            tx.send(hot.insert_rows(audit_events, AUDIT_KEYS), _audit(org_id, "locked"))
+            assert tx._first_write.taken
+    finally:
+        db.dispose()
