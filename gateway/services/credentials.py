@@ -47,15 +47,19 @@ def _label(name: str | None, default: str) -> str:
 
 
 class CredentialService(ServiceBase):
-    def _touch_in(self, tx: Store, credential: m.ApiKey | m.ScimToken) -> None:
-        """``_touch`` inside a writing transaction; a reading one (a SCIM lookup) records the use afterwards
-        in a short transaction of its own, so that readers never take the write lock."""
-        if tx.write:
-            self._touch(credential)
-            return
+    def _touch_in(self, tx: Store, credential: m.ScimToken) -> None:
+        """``_touch`` of a SCIM token read outside the session (``Store.scim_token_with_org``), so its use is
+        written with an UPDATE of its own: a writing transaction sends it just before it commits (SQLite's write
+        lock is not taken earlier for it), a reading one (a SCIM lookup) afterwards in a short transaction of its
+        own, so that readers never take the write lock."""
         now = self.now()
-        if credential.last_used_at is None or now - credential.last_used_at >= LAST_USE_RESOLUTION:
-            cls, obj_id = type(credential), credential.id
+        if credential.last_used_at is not None and now - credential.last_used_at < LAST_USE_RESOLUTION:
+            return
+        credential.last_used_at = now
+        cls, obj_id = type(credential), credential.id
+        if tx.write:
+            tx.before_commit(f"last_use:{obj_id}", lambda: tx.record_last_use(cls, obj_id, now))
+        else:
             tx.defer(lambda later: later.record_last_use(cls, obj_id, now))
 
     def _touch(self, credential: m.ApiKey | m.ScimToken) -> None:

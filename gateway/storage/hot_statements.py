@@ -171,32 +171,20 @@ def _chain_of_batches(parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> sa.
 
 
 @functools.cache
-def token_with_org(*, shared_lock: bool) -> sa.Select[Any]:
-    """A SCIM token and its organization by the token's hash (``:token_hash``); ``shared_lock`` also takes the
+def token_and_org_rows(*, shared_lock: bool = False) -> sa.Select[Any]:
+    """A SCIM token's columns followed by its organization's, by the token's hash (``:token_hash``), as plain
+    rows (loading them as ORM entities cost a lookup a tenth of its time). ``shared_lock`` also takes the
     organization row's shared lock (PostgreSQL ``FOR SHARE``) and its gate (``org_gate``), as a SCIM write does."""
     stmt = (
-        sa.select(m.ScimToken, m.Organization)
-        .join(m.Organization, m.Organization.id == m.ScimToken.org_id)
-        .where(m.ScimToken.token_hash == sa.bindparam("token_hash"))
-    )
-    if shared_lock:
-        stmt = (
-            stmt.add_columns(org_gate(m.Organization.id, exclusive=False))
-            .with_for_update(read=True, of=organizations)
-            .execution_options(populate_existing=True)
-        )
-    return stmt
-
-
-@functools.cache
-def token_and_org_rows() -> sa.Select[Any]:
-    """A SCIM token's columns followed by its organization's, by the token's hash (``:token_hash``): what a
-    reader authenticates with, as plain rows (loading them as ORM entities cost a lookup a tenth of its time)."""
-    return (
         sa.select(*scim_tokens.c, *organizations.c)
         .join_from(scim_tokens, organizations, organizations.c.id == scim_tokens.c.org_id)
         .where(scim_tokens.c.token_hash == sa.bindparam("token_hash"))
     )
+    if shared_lock:
+        stmt = stmt.add_columns(org_gate(organizations.c.id, exclusive=False)).with_for_update(
+            read=True, of=organizations
+        )
+    return stmt
 
 
 @functools.cache

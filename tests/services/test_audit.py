@@ -149,3 +149,20 @@ def test_credential_last_use_is_recorded_at_most_once_a_minute(
     clock.advance(seconds=31)
     services.credentials.authenticate_scim_token(issued.token)
     assert services.credentials.scim_tokens(globex.id)[0].last_used_at == clock.now
+
+
+def test_a_scim_write_records_its_token_use_with_its_own_commit(
+    services: Services, clock: Clock, globex: Org
+) -> None:
+    """A SCIM write authenticates in its own transaction (the token read outside the session): the use is
+    written just before that transaction commits, and not at all when it rolls back."""
+    issued = services.credentials.create_scim_token(globex.id, globex.by_admin)
+    with services.credentials.db.scope(write=True):
+        services.credentials.authenticate_scim_token(issued.token)
+    first = services.credentials.scim_tokens(globex.id)[0].last_used_at
+    assert first == clock.now
+    clock.advance(seconds=61)
+    with pytest.raises(RuntimeError), services.credentials.db.scope(write=True):
+        services.credentials.authenticate_scim_token(issued.token)
+        raise RuntimeError("the change failed")
+    assert services.credentials.scim_tokens(globex.id)[0].last_used_at == first
