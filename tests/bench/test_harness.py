@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
+import instructions
 import report
 import run
 from scim_load import parse
@@ -87,3 +88,13 @@ def test_quick_sets_small_sizes_but_an_explicit_flag_wins() -> None:
 def test_an_unknown_part_is_refused() -> None:
     with pytest.raises(SystemExit):
         run.parse_args(["--only", "scim,nope"])
+
+
+def test_the_instruction_count_is_read_from_callgrinds_first_dump(tmp_path: Path) -> None:
+    (tmp_path / "cg.41.1").write_text("version: 1\ncmd: python\nevents: Ir\nsummary: 123\ntotals: 4200000\n")
+    (tmp_path / "cg.41").write_text("events: Ir\ntotals: 9999999999\n")  # written at exit: not the count
+    assert instructions.dumped_total(tmp_path) == 4200000
+
+
+def test_no_dump_means_no_count(tmp_path: Path) -> None:
+    assert instructions.dumped_total(tmp_path) is None
