@@ -19,7 +19,16 @@ from gateway.domain import model as m
 from gateway.storage.outbox_tables import WebhookEndpoint, outbox_cursors, outbox_events
 from gateway.storage.saml_tables import saml_assertions_seen, saml_requests
 from gateway.storage.scim_tables import scim_group_members, scim_groups, scim_user_emails
-from gateway.storage.tables import organizations, resources, scim_tokens, sso_connections, web_sessions
+from gateway.storage.tables import (
+    blocked_emails,
+    domains,
+    members,
+    organizations,
+    resources,
+    scim_tokens,
+    sso_connections,
+    web_sessions,
+)
 
 _EMAIL_JOINS = 0x6A6F696E
 """First key of the PostgreSQL advisory lock that serializes the joins of one email in one organization."""
@@ -207,12 +216,22 @@ def member_and_block() -> sa.Select[Any]:
 
 @functools.cache
 def member_block_and_domain() -> sa.Select[Any]:
-    """``member_and_block`` and the verified claim on the email domain ``:domain`` (or NULLs): what a sign-in
-    decides on, in one query."""
+    """``member_and_block`` and the verified claim on the email domain ``:domain``, as one plain row: the
+    member's columns (NULLs when there is none), whether the address is blocked, then the claim's columns (NULLs
+    when no organization verified the domain). What a sign-in or a SCIM create decides on, in one query."""
+    org_id, email = sa.bindparam("org_id"), sa.bindparam("email")
+    blocked = (
+        sa.exists()
+        .where(blocked_emails.c.org_id == org_id, blocked_emails.c.email == email)
+        .correlate(None)
+        .label("blocked")
+    )
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
     return (
-        member_and_block()
-        .add_columns(m.Domain)
-        .outerjoin(m.Domain, sa.and_(m.Domain.domain == sa.bindparam("domain"), m.Domain.verified.is_(True)))
+        sa.select(*members.c, blocked, *domains.c)
+        .select_from(one)
+        .outerjoin(members, sa.and_(members.c.org_id == org_id, members.c.email == email))
+        .outerjoin(domains, sa.and_(domains.c.domain == sa.bindparam("domain"), domains.c.verified.is_(True)))
     )
 
 

@@ -29,7 +29,7 @@ from gateway.storage.first_write import FirstWrite, needs_write_lock
 from gateway.storage.keysets import AUDIT_ORDER, INVITATION_ORDER, MEMBER_ORDER, Keyset
 from gateway.storage.outbox_tables import outbox_events
 from gateway.storage.search_tables import condition as search_condition
-from gateway.storage.tables import audit_events, organizations, scim_tokens
+from gateway.storage.tables import audit_events, domains, members, organizations, scim_tokens
 
 T = TypeVar("T")
 
@@ -503,10 +503,34 @@ class Store:
         """``member_and_block`` with the verified claim on ``domain`` (``domain()``), in one query: a sign-in
         asks all three."""
         self.lock_email(org_id, email)
-        member, is_blocked, claim = self.session.execute(
-            hot.member_block_and_domain(), {"org_id": org_id, "email": email, "domain": domain}
-        ).one()
-        return member, bool(is_blocked), claim
+        row = (
+            self.session.connection()
+            .execute(hot.member_block_and_domain(), {"org_id": org_id, "email": email, "domain": domain})
+            .one()
+        )
+        split = len(members.c)
+        member_row, claim_row = row[:split], row[split + 1 :]
+        member = None
+        if member_row[0] is not None:
+            member = self._held(m.Member, dict(zip(members.c.keys(), member_row, strict=True)))
+        claim = None
+        if claim_row[0] is not None:
+            claim = loaded(m.Domain, dict(zip(domains.c.keys(), claim_row, strict=True)))
+        return member, bool(row[split]), claim
+
+    def _held(self, cls: type[T], values: dict[str, Any]) -> T:
+        """The object of ``cls`` whose row was read as ``values``, held by the session as an ORM query would
+        hold it: the session's own copy when it has a current one, else one built from the row and attached
+        (later changes to it are written as usual)."""
+        held = self.session.identity_map.get(identity_key(cls, values["id"]))
+        if held is not None and not sa.inspect(held).expired_attributes:
+            return held  # type: ignore[no-any-return]
+        if held is not None:
+            return self.session.get(cls, values["id"])  # type: ignore[return-value]
+        obj = loaded(cls, values)
+        make_transient_to_detached(obj)
+        self.session.add(obj)
+        return obj
 
     def live_account_elsewhere(self, org_id: str, email: str) -> m.Member | None:
         """A live (not removed) member with this email in *another* organization, if any."""
