@@ -215,10 +215,12 @@ def member_and_block() -> sa.Select[Any]:
 
 
 @functools.cache
-def member_block_and_domain() -> sa.Select[Any]:
+def member_block_and_domain(*, with_org: bool = False) -> sa.Select[Any]:
     """``member_and_block`` and the verified claim on the email domain ``:domain``, as one plain row: the
     member's columns (NULLs when there is none), whether the address is blocked, then the claim's columns (NULLs
-    when no organization verified the domain). What a sign-in or a SCIM create decides on, in one query."""
+    when no organization verified the domain). What a sign-in or a SCIM create decides on, in one query.
+    ``with_org`` adds the columns of the organization ``:org_id`` (NULLs when it is gone): a SQLite writer that
+    just took its write lock checks with them that the organization did not change since it read it."""
     org_id, email = sa.bindparam("org_id"), sa.bindparam("email")
     blocked = (
         sa.exists()
@@ -227,12 +229,15 @@ def member_block_and_domain() -> sa.Select[Any]:
         .label("blocked")
     )
     one = sa.select(sa.literal(1).label("one")).subquery("one")
-    return (
+    stmt = (
         sa.select(*members.c, blocked, *domains.c)
         .select_from(one)
         .outerjoin(members, sa.and_(members.c.org_id == org_id, members.c.email == email))
         .outerjoin(domains, sa.and_(domains.c.domain == sa.bindparam("domain"), domains.c.verified.is_(True)))
     )
+    if with_org:
+        stmt = stmt.add_columns(*organizations.c).outerjoin(organizations, organizations.c.id == org_id)
+    return stmt
 
 
 @functools.cache

@@ -20,6 +20,7 @@ from gateway.storage.errors import DatabaseUnavailable, Kind
 from gateway.storage.first_write import needs_write_lock
 from gateway.storage.store import Store
 from gateway.storage.tables import audit_events, organizations
+from tests.statement_counter import count_statements
 
 from .conftest import insert_org
 
@@ -152,6 +153,33 @@ def test_an_organization_changed_before_the_lock_makes_the_request_run_again(
         _audit(tx, org_id, "too.late")
     assert raised.value.retryable and raised.value.kind is Kind.SERIALIZATION
     assert _actions(db, org_id) == []
+    assert _another_writer_gets_in(path)
+
+
+def test_the_member_read_that_takes_the_lock_checks_the_organization_in_the_same_query(
+    db: Database, path: Path, org_id: str
+) -> None:
+    """``Store.member_block_and_domain`` (a SCIM create's read, which takes the write lock) reads the
+    organization's row with the member instead of in a statement of its own; a change in between still makes the
+    request run again, and an unchanged row counts as locked."""
+    with db.scope(write=True, rerun=True), db.transaction() as tx, count_statements(db.engine) as counted:
+        ServiceBase.locked_org(tx, org_id)
+        member, blocked, claim = tx.member_block_and_domain(org_id, "ada@example.test", "example.test")
+        assert (member, blocked, claim) == (None, False, None)
+        assert not _another_writer_gets_in(path)
+        assert ServiceBase.locked_org(tx, org_id).mode is m.MembershipMode.SSO
+    # The organization read before the lock, then one statement under it (the member with the organization).
+    assert counted.count == 2
+    assert "JOIN organizations" in counted.statements[1]
+    with (
+        pytest.raises(DatabaseUnavailable) as raised,
+        db.scope(write=True, rerun=True),
+        db.transaction() as tx,
+    ):
+        ServiceBase.locked_org(tx, org_id)
+        _rename_elsewhere(path, org_id, "Switched meanwhile")
+        tx.member_block_and_domain(org_id, "ada@example.test", "example.test")
+    assert raised.value.retryable and raised.value.kind is Kind.SERIALIZATION
     assert _another_writer_gets_in(path)
 
 
