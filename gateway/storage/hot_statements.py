@@ -196,22 +196,28 @@ def token_and_org_rows(*, shared_lock: bool = False) -> sa.Select[Any]:
     return stmt
 
 
-@functools.cache
-def member_and_block() -> sa.Select[Any]:
-    """The member with ``:email`` in ``:org_id`` (removed ones too, or NULLs) and whether the address is blocked."""
+def _member_and_block(*columns: Any) -> sa.Select[Any]:
+    """``columns`` (the member's) and whether ``:email`` is blocked in ``:org_id``, from one row that is there
+    whether or not the member with ``:email`` in ``:org_id`` is (its columns NULL then)."""
     org_id, email = sa.bindparam("org_id"), sa.bindparam("email")
     blocked = (
         sa.exists()
-        .where(m.BlockedEmail.org_id == org_id, m.BlockedEmail.email == email)
+        .where(blocked_emails.c.org_id == org_id, blocked_emails.c.email == email)
         .correlate(None)
         .label("blocked")
     )
     one = sa.select(sa.literal(1).label("one")).subquery("one")
     return (
-        sa.select(m.Member, blocked)
+        sa.select(*columns, blocked)
         .select_from(one)
-        .outerjoin(m.Member, sa.and_(m.Member.org_id == org_id, m.Member.email == email))
+        .outerjoin(members, sa.and_(members.c.org_id == org_id, members.c.email == email))
     )
+
+
+@functools.cache
+def member_and_block() -> sa.Select[Any]:
+    """The member with ``:email`` in ``:org_id`` (removed ones too, or NULLs) and whether the address is blocked."""
+    return _member_and_block(m.Member)
 
 
 @functools.cache
@@ -221,22 +227,11 @@ def member_block_and_domain(*, with_org: bool = False) -> sa.Select[Any]:
     when no organization verified the domain). What a sign-in or a SCIM create decides on, in one query.
     ``with_org`` adds the columns of the organization ``:org_id`` (NULLs when it is gone): a SQLite writer that
     just took its write lock checks with them that the organization did not change since it read it."""
-    org_id, email = sa.bindparam("org_id"), sa.bindparam("email")
-    blocked = (
-        sa.exists()
-        .where(blocked_emails.c.org_id == org_id, blocked_emails.c.email == email)
-        .correlate(None)
-        .label("blocked")
-    )
-    one = sa.select(sa.literal(1).label("one")).subquery("one")
-    stmt = (
-        sa.select(*members.c, blocked, *domains.c)
-        .select_from(one)
-        .outerjoin(members, sa.and_(members.c.org_id == org_id, members.c.email == email))
-        .outerjoin(domains, sa.and_(domains.c.domain == sa.bindparam("domain"), domains.c.verified.is_(True)))
-    )
+    claim = sa.and_(domains.c.domain == sa.bindparam("domain"), domains.c.verified.is_(True))
+    stmt = _member_and_block(*members.c).add_columns(*domains.c).outerjoin(domains, claim)
     if with_org:
-        stmt = stmt.add_columns(*organizations.c).outerjoin(organizations, organizations.c.id == org_id)
+        org = organizations.c.id == sa.bindparam("org_id")
+        stmt = stmt.add_columns(*organizations.c).outerjoin(organizations, org)
     return stmt
 
 

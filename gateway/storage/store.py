@@ -336,9 +336,17 @@ class Store:
     def _by_id(self, cls: type[T], obj_id: str) -> T | None:
         """``Session.get`` with a prebuilt statement: ``Session.get`` builds its SELECT, and its cache key, on
         every call. A copy the session holds as it is (not expired, not being deleted) is returned as is."""
-        held = self.session.identity_map.get(identity_key(cls, obj_id))
+        held = self._session_copy(cls, obj_id)
         if held is None:
             return self.session.scalars(hot.by_id(cls), {"id": obj_id}).one_or_none()
+        return held
+
+    def _session_copy(self, cls: type[T], obj_id: str) -> T | None:
+        """The session's object of ``cls`` with this id, current (one expired or being deleted is asked of
+        ``Session.get``); ``None`` when the session holds none."""
+        held = self.session.identity_map.get(identity_key(cls, obj_id))
+        if held is None:
+            return None
         if sa.inspect(held).expired_attributes or held in self.session.deleted:
             return self.session.get(cls, obj_id)
         return held  # type: ignore[no-any-return]
@@ -517,6 +525,8 @@ class Store:
             self.lock_email(org_id, email)
         finally:
             self._folding_org_check = None
+        if self.session.autoflush:
+            self.session.flush()  # what the ORM query this replaces did first (a no-op with nothing pending)
         folded = (
             org_id in self._orgs_read_shared and self._first_write is not None and self._first_write.taken
         )
@@ -540,11 +550,9 @@ class Store:
         """The object of ``cls`` whose row was read as ``values``, held by the session as an ORM query would
         hold it: the session's own copy when it has a current one, else one built from the row and attached
         (later changes to it are written as usual)."""
-        held = self.session.identity_map.get(identity_key(cls, values["id"]))
-        if held is not None and not sa.inspect(held).expired_attributes:
-            return held  # type: ignore[no-any-return]
+        held = self._session_copy(cls, values["id"])
         if held is not None:
-            return self.session.get(cls, values["id"])  # type: ignore[return-value]
+            return held
         obj = loaded(cls, values)
         make_transient_to_detached(obj)
         self.session.add(obj)
