@@ -4,6 +4,7 @@ needs several interleaved rounds and still moves by 10%).
 
     .venv/bin/python bench/instructions.py --path scim_create --store sqlite
     .venv/bin/python bench/instructions.py --path scim_lookup --store postgresql --against HEAD~3
+    .venv/bin/python bench/instructions.py --path saml_acs --store sqlite
 
 Each measurement runs one Python process under callgrind: it makes a database, seeds an organization through the
 CLI, warms the path up, then has callgrind zero its counters, runs ``--requests`` requests through Flask's test
@@ -30,12 +31,15 @@ from pathlib import Path
 
 from common import ROOT, log
 
-PATHS = ("scim_create", "scim_lookup")
+PATHS = ("scim_create", "scim_lookup", "saml_acs")
 DOMAIN = "instructions.example"
 
 
 def _child(store: str, path: str, requests: int) -> None:
     """Runs under callgrind: set up, warm up, then count ``requests`` requests of ``path``."""
+    if path == "saml_acs":
+        _child_acs(store, requests)
+        return
     from common import Gateway, temp_database
     from scim_client import user
 
@@ -65,6 +69,31 @@ def _child(store: str, path: str, requests: int) -> None:
         _callgrind("-z")
         for i in range(2000, 2000 + requests):
             run(i)
+        _callgrind("-d")
+
+
+def _child_acs(store: str, requests: int) -> None:
+    """The SAML ACS as ``bench/saml_bench.py`` posts it: distinct responses of one member signing in again,
+    signed beforehand (by the test IdP's ``xmlsec1``, a process callgrind does not follow). The count includes
+    python3-saml's validation of each response, which is most of it."""
+    from urllib.parse import urlencode
+
+    import saml_bench
+
+    with saml_bench.acs_rig(store) as rig:
+        forms = [urlencode({"SAMLResponse": encoded}) for encoded in rig.responses(20 + requests)]
+
+        def post(form: str) -> None:
+            answer = rig.client.post(
+                f"/saml/{rig.slug}/acs", data=form, content_type="application/x-www-form-urlencoded"
+            )
+            assert answer.status_code == 303, answer.get_data(as_text=True)
+
+        for form in forms[:20]:
+            post(form)
+        _callgrind("-z")
+        for form in forms[20:]:
+            post(form)
         _callgrind("-d")
 
 

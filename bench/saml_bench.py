@@ -21,6 +21,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,7 @@ class SamlRig:
     idp: TestIdP
     acs: str
     audience: str
+    settings: Settings
 
     def responses(self, count: int, email: str = "ada@bench.test") -> list[str]:
         """``count`` distinct signed responses (each its own assertion ID), base64-encoded for the POST."""
@@ -88,10 +91,14 @@ def saml_setup(app: Flask, settings: Settings, org_id: str) -> SamlRig:
         idp,
         settings.url(f"/saml/{slug}/acs"),
         settings.url(f"/saml/{slug}/metadata"),
+        settings,
     )
 
 
-def run(backend: str, count: int, postgres_url: str = DEFAULT_POSTGRES_URL) -> dict[str, float]:
+@contextmanager
+def acs_rig(backend: str, postgres_url: str = DEFAULT_POSTGRES_URL) -> Iterator[SamlRig]:
+    """A throw-away database with an SSO organization and its IdP-initiated SAML connection, the app serving
+    it (the per-address ACS limit off: every response comes from one client address)."""
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         with temp_database(backend, tmp, postgres_url) as url:
@@ -102,7 +109,6 @@ def run(backend: str, count: int, postgres_url: str = DEFAULT_POSTGRES_URL) -> d
                     "secret_key": "bench",
                     "public_url": "http://gw.bench",
                     "log_level": "WARNING",
-                    # Every response comes from one client address: the per-address ACS limit is off here.
                     "rate_limit_acs": "",
                 }
             )
@@ -112,32 +118,38 @@ def run(backend: str, count: int, postgres_url: str = DEFAULT_POSTGRES_URL) -> d
             engine.dispose()
             svc = app.extensions["gateway.services"]
             org = svc.orgs.create("Bench", m.MembershipMode.SSO, CLI, domains=["bench.test"]).org
-            rig = saml_setup(app, settings, org.id)
-            print(f"[{backend}] signing {count} responses with pysaml2/xmlsec1 ...", file=sys.stderr)
-            responses = rig.responses(count)
-            with app.app_context():
-                sp_settings = build_settings(settings, rig.connection)
-                data = request_data(settings, f"/saml/{rig.slug}/acs")
-            bare: list[float] = []
-            gateway: list[float] = []
-            # The form is encoded before the clock starts: an IdP's browser does that work, not the gateway.
-            forms = [urlencode({"SAMLResponse": encoded}) for encoded in responses]
-            # Interleaved, one response at a time: bare validation, then the gateway's ACS on the same response,
-            # so a host whose speed changes during the run slows both sides alike.
-            for encoded, form in zip(responses, forms, strict=True):
-                start = time.perf_counter()
-                ok = OneLogin_Saml2_Response(sp_settings, encoded).is_valid(
-                    dict(data, post_data={"SAMLResponse": encoded})
-                )
-                bare.append(time.perf_counter() - start)
-                assert ok
-                start = time.perf_counter()
-                answer = rig.client.post(
-                    f"/saml/{rig.slug}/acs", data=form, content_type="application/x-www-form-urlencoded"
-                )
-                gateway.append(time.perf_counter() - start)
-                assert answer.status_code == 303, answer.get_data(as_text=True)
-            svc.db.dispose()
+            try:
+                yield saml_setup(app, settings, org.id)
+            finally:
+                svc.db.dispose()
+
+
+def run(backend: str, count: int, postgres_url: str = DEFAULT_POSTGRES_URL) -> dict[str, float]:
+    with acs_rig(backend, postgres_url) as rig:
+        print(f"[{backend}] signing {count} responses with pysaml2/xmlsec1 ...", file=sys.stderr)
+        responses = rig.responses(count)
+        with rig.client.application.app_context():
+            sp_settings = build_settings(rig.settings, rig.connection)
+            data = request_data(rig.settings, f"/saml/{rig.slug}/acs")
+        bare: list[float] = []
+        gateway: list[float] = []
+        # The form is encoded before the clock starts: an IdP's browser does that work, not the gateway.
+        forms = [urlencode({"SAMLResponse": encoded}) for encoded in responses]
+        # Interleaved, one response at a time: bare validation, then the gateway's ACS on the same response,
+        # so a host whose speed changes during the run slows both sides alike.
+        for encoded, form in zip(responses, forms, strict=True):
+            start = time.perf_counter()
+            ok = OneLogin_Saml2_Response(sp_settings, encoded).is_valid(
+                dict(data, post_data={"SAMLResponse": encoded})
+            )
+            bare.append(time.perf_counter() - start)
+            assert ok
+            start = time.perf_counter()
+            answer = rig.client.post(
+                f"/saml/{rig.slug}/acs", data=form, content_type="application/x-www-form-urlencoded"
+            )
+            gateway.append(time.perf_counter() - start)
+            assert answer.status_code == 303, answer.get_data(as_text=True)
     return {
         "bare_ms": statistics.median(bare) * 1000,
         "gateway_ms": statistics.median(gateway) * 1000,

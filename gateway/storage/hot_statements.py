@@ -422,24 +422,15 @@ def connection_by_slug() -> sa.Select[Any]:
 
 
 @functools.cache
-def org_by_id(lock: int) -> sa.Select[Any]:
-    """The organization ``:org_id``; ``lock`` 1 takes its row lock shared (``FOR SHARE``), 2 exclusively
-    (``FOR UPDATE``), re-reading the row over what the transaction holds, each with the organization's gate
-    (``org_gate``; PostgreSQL only, as SQLite serializes writers); 0 reads it plainly."""
-    stmt = sa.select(m.Organization).where(m.Organization.id == sa.bindparam("org_id"))
-    if lock:
-        stmt = (
-            stmt.add_columns(org_gate(m.Organization.id, exclusive=lock != 1))
-            .with_for_update(read=lock == 1)
-            .execution_options(populate_existing=True)
-        )
-    return stmt
-
-
-@functools.cache
-def org_fresh() -> sa.Select[Any]:
-    """SQLite: the organization ``:org_id`` read over what the session holds (under the write lock)."""
-    return org_by_id(0).execution_options(populate_existing=True)
+def org_row_locked(lock: int) -> sa.Select[Any]:
+    """The organization ``:org_id``'s columns (``org_row``), ``lock`` 1 taking its row lock shared (``FOR
+    SHARE``) and 2 exclusively (``FOR UPDATE``), each with the organization's gate (``org_gate``; PostgreSQL
+    only, as SQLite serializes writers). A row another transaction changed is read as committed."""
+    return (
+        org_row()
+        .add_columns(org_gate(organizations.c.id, exclusive=lock != 1))
+        .with_for_update(read=lock == 1)
+    )
 
 
 @functools.cache

@@ -390,7 +390,7 @@ class Store:
             return self._keep(self._orgs.get(org_id) or self._by_id(m.Organization, org_id))
         if self.dialect == "sqlite":
             return self._org_sqlite(org_id, strength)
-        org = self._keep(self.session.scalars(hot.org_by_id(strength), {"org_id": org_id}).one_or_none())
+        org = self._keep(self._read_org(hot.org_row_locked(strength), org_id))
         if org is not None:
             self._org_locks[org_id] = strength
         return org
@@ -408,10 +408,34 @@ class Store:
         if org_id in self._orgs and not self._stale_after_lock(m.Organization, org_id):
             org = self._orgs[org_id]
         else:
-            org = self._keep(self.session.scalars(hot.org_fresh(), {"org_id": org_id}).one_or_none())
+            org = self._keep(self._read_org(hot.org_row(), org_id))
         if org is not None:
             self._org_locks[org_id] = strength
         return org
+
+    def _read_org(self, stmt: sa.Select[Any], org_id: str) -> m.Organization | None:
+        """The organization read over what the session holds (a locking read, or SQLite's read under the write
+        lock), as a plain row: loading it as an ORM entity with ``populate_existing`` cost a sign-in more
+        Python than the statement itself."""
+        if self.session.autoflush:
+            self.session.flush()  # what the ORM query this replaces did first (a no-op with nothing pending)
+        row = self.session.connection().execute(stmt, {"org_id": org_id}).first()
+        if row is None:
+            return None
+        return self._refreshed(
+            m.Organization, dict(zip(organizations.c.keys(), row[: len(organizations.c)], strict=True))
+        )
+
+    def _refreshed(self, cls: type[T], values: dict[str, Any]) -> T:
+        """The object of ``cls`` whose row was just read as ``values``, held by the session as a query with
+        ``populate_existing`` would hold it: the session's own copy brought up to the row, else one built from
+        the row and attached (later changes to it are written as usual)."""
+        held = self.session.identity_map.get(identity_key(cls, values["id"]))
+        if held is None:
+            return self._attached(cls, values)
+        for key, value in values.items():
+            set_committed_value(held, key, value)
+        return held  # type: ignore[no-any-return]
 
     def _keep(self, org: m.Organization | None) -> m.Organization | None:
         """Hold the organization for the rest of the transaction (the session's identity map holds objects
@@ -553,6 +577,10 @@ class Store:
         held = self._session_copy(cls, values["id"])
         if held is not None:
             return held
+        return self._attached(cls, values)
+
+    def _attached(self, cls: type[T], values: dict[str, Any]) -> T:
+        """An object of ``cls`` built from its row ``values`` and added to the session as persistent."""
         obj = loaded(cls, values)
         make_transient_to_detached(obj)
         self.session.add(obj)

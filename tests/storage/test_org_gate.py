@@ -36,7 +36,7 @@ def test_a_waiting_switch_goes_before_later_membership_changes(db: Database, ser
     if db.dialect != "postgresql":
         pytest.skip("SQLite serializes every writer; there is nothing to queue")
     org = services.orgs.create("Acme", m.MembershipMode.SSO, CLI).org
-    share, exclusive = hot.org_by_id(1), hot.org_by_id(2)
+    share, exclusive = hot.org_row_locked(1), hot.org_row_locked(2)
     first, switch, later = (db.engine.connect() for _ in range(3))
     outcome: dict[str, Any] = {}
     try:
