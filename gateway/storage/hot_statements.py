@@ -326,7 +326,8 @@ def foreign_verified_domain() -> sa.Select[Any]:
 
 @functools.cache
 def live_user_by_user_name(dialect: str) -> sa.Select[Any]:
-    """The live member of ``:org_id`` whose userName is ``:user_name`` (case-insensitive), through the unique
+    """The live member of ``:org_id`` whose userName is ``:user_name`` (case-insensitive; the member's columns
+    as a plain row, in the table's order, then the groups), through the unique
     index on live userNames (at most one row), with the groups they are in as a JSON array of ``[id, name]``
     (NULL or ``[]`` for none): a lookup is one statement. PostgreSQL orders the array by name then id, as
     ``groups_of_members`` does; SQLite's ``json_group_array`` cannot order, so the caller sorts (SQLite compares
@@ -348,15 +349,15 @@ def live_user_by_user_name(dialect: str) -> sa.Select[Any]:
         sa.select(groups_json)
         .select_from(scim_group_members.join(scim_groups, scim_groups.c.id == scim_group_members.c.group_id))
         .where(
-            scim_group_members.c.org_id == m.Member.org_id,
-            scim_group_members.c.member_id == m.Member.id,
+            scim_group_members.c.org_id == members.c.org_id,
+            scim_group_members.c.member_id == members.c.id,
         )
         .scalar_subquery()
     )
-    return sa.select(m.Member, groups).where(
-        m.Member.org_id == sa.bindparam("org_id"),
-        sa.func.lower(m.Member.user_name) == sa.bindparam("user_name"),
-        m.Member.status != m.MemberStatus.REMOVED,
+    return sa.select(members, groups).where(
+        members.c.org_id == sa.bindparam("org_id"),
+        sa.func.lower(members.c.user_name) == sa.bindparam("user_name"),
+        members.c.status != m.MemberStatus.REMOVED.value,
     )
 
 

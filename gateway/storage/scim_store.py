@@ -433,11 +433,22 @@ class ScimStore:
             return [(u, groups[u.id]) for u in found], total
         # The identity provider's lookup before every push: at most one live user (a unique index), with
         # their groups in the same statement.
-        rows = self.session.execute(
-            hot.live_user_by_user_name(self.dialect), {"org_id": org_id, "user_name": user_name.lower()}
-        ).all()
+        rows = (
+            self.session.connection()
+            .execute(
+                hot.live_user_by_user_name(self.dialect), {"org_id": org_id, "user_name": user_name.lower()}
+            )
+            .all()
+        )
         page = rows[query.offset : query.offset + query.limit]
-        return [(member, _groups_from_json(pairs, self.dialect)) for member, pairs in page], len(rows)
+        keys, split = members.c.keys(), len(members.c)
+        return [
+            (
+                self.tx.from_row(m.Member, dict(zip(keys, row[:split], strict=True))),
+                _groups_from_json(row[split], self.dialect),
+            )
+            for row in page
+        ], len(rows)
 
     def users(self, org_id: str, query: g.Query) -> tuple[list[m.Member], int]:
         where = [members.c.org_id == org_id, members.c.status != m.MemberStatus.REMOVED.value]
