@@ -28,6 +28,7 @@ from gateway.web.break_glass import bp as break_glass_bp
 from gateway.web.hardening import init_hardening
 from gateway.web.health import bp as health_bp
 from gateway.web.login import bp as login_bp
+from gateway.web.signed_session import SignedSessionInterface
 from saml import init_saml
 from scim import init_scim
 
@@ -42,6 +43,7 @@ def create_app(
     settings = settings or load_settings(config)
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_path=settings.instance_path)
+    app.session_interface = SignedSessionInterface()
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
         SECRET_KEY=settings.secret_key,
