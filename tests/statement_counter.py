@@ -69,7 +69,9 @@ def count_statements(engine: sa.Engine) -> Iterator[Counted]:
         if not statement.lstrip().upper().startswith(_CONTROL):
             counted.statements.append(statement)
             counted.parameters.append(params)
-            if context.compiled is not None and context.cache_hit is not CacheStats.CACHE_HIT:
+            # A write sent to SQLite's cursor directly has no context (``gateway.storage.prepared``): not compiled.
+            compiled = context is not None and context.compiled is not None
+            if compiled and context.cache_hit is not CacheStats.CACHE_HIT:
                 counted.compiled.append(statement)
 
     def on_begin(_conn) -> None:  # type: ignore[no-untyped-def]

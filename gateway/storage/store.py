@@ -211,10 +211,10 @@ class Store:
     ) -> None:
         parts = list(by_table.items())
         if len(events) + sum(len(rows) for rows in by_table.values()) <= hot.CHAIN_ROWS:
-            last, has_endpoints = self.send(*hot.numbered_chain(org_id, events, parts)).one()
+            last, has_endpoints = self.fetch(*hot.numbered_chain(org_id, events, parts)).one()
         else:
             # A large batch: number first, then send the rows as ``insert_chain`` builds them for themselves.
-            last, has_endpoints = self.send(
+            last, has_endpoints = self.fetch(
                 hot.reserve_seqs(self.dialect),
                 {"org_id": org_id, "count": len(events), "endpoints_org_id": org_id},
             ).one()
@@ -290,13 +290,20 @@ class Store:
 
     def send(
         self, statement: sa.Executable, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-    ) -> CursorResult[Any]:
+    ) -> CursorResult[Any] | None:
         """Run a hot statement (one built once, ``hot_statements``) with ``values``: compiled once and sent as
-        driver SQL (``gateway.storage.prepared``). Its result rows are the driver's values, not type-processed.
-        Driver SQL bypasses the engine's ``before_execute`` hook, so a SQLite writer takes its write lock here."""
+        driver SQL (``gateway.storage.prepared``). Its result rows are the driver's values, not type-processed;
+        a SQLite write that returns no rows has no result (``None``). Driver SQL bypasses the engine's
+        ``before_execute`` hook, so a SQLite writer takes its write lock here."""
         if needs_write_lock(statement):
             self.serialize()
         return prepared.run(self.session.connection(), statement, values)
+
+    def fetch(self, statement: sa.Executable, values: Mapping[str, Any]) -> CursorResult[Any]:
+        """``send`` of a statement that returns rows (``RETURNING``): its result."""
+        result = self.send(statement, values)
+        assert result is not None, "a statement that returns rows has a result"
+        return result
 
     def insert_chain(self, parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> None:
         """PostgreSQL: ``hot.insert_chain`` of ``parts``, sent as a hot statement when it has a known shape."""

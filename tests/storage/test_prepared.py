@@ -126,3 +126,49 @@ def test_sqlite_a_sent_write_takes_the_write_lock(tmp_path: Path) -> None:
             assert tx._first_write.taken
     finally:
         db.dispose()
+
+
+def test_sqlite_writes_go_to_the_driver_s_cursor_and_statements_returning_rows_do_not(db: Database) -> None:
+    write = prepared.prepared(hot.insert_rows(audit_events, AUDIT_KEYS), db.engine.dialect)
+    returning = prepared.prepared(hot.reserve_seqs(db.dialect), db.engine.dialect)
+    assert write is not None and returning is not None
+    assert write.direct is (db.dialect == "sqlite")
+    assert returning.direct is False
+    org_id = insert_org(db)
+    with db.transaction() as tx:
+        result = tx.send(hot.insert_rows(audit_events, AUDIT_KEYS), _audit(org_id, "direct"))
+        assert (result is None) is (db.dialect == "sqlite")
+        last, _ = tx.fetch(
+            hot.reserve_seqs(db.dialect), {"org_id": org_id, "count": 2, "endpoints_org_id": org_id}
+        ).one()
+        assert last == 2
+    assert _stored(db, org_id, "direct")[4] == "direct"
+
+
+def test_a_driver_error_of_a_direct_write_is_sqlalchemy_s(db: Database) -> None:
+    nowhere = sa.Table("nowhere", sa.MetaData(), sa.Column("x", sa.Integer))
+    raised = sa.exc.OperationalError if db.dialect == "sqlite" else sa.exc.ProgrammingError
+    with pytest.raises(raised), db.transaction() as tx:
+        tx.send(hot.insert_into(nowhere), {"x": 1})
+
+
+def test_a_direct_write_fires_the_cursor_events_before_and_after(db: Database) -> None:
+    org_id = insert_org(db)
+    seen: list[tuple[str, str]] = []
+
+    def before(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        seen.append(("before", statement))
+
+    def after(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        seen.append(("after", statement))
+
+    sa.event.listen(db.engine, "before_cursor_execute", before)
+    sa.event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        with db.transaction() as tx:
+            tx.send(hot.insert_rows(audit_events, AUDIT_KEYS), [_audit(org_id, "e.1"), _audit(org_id, "e.2")])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", before)
+        sa.event.remove(db.engine, "after_cursor_execute", after)
+    inserts = [(when, sql) for when, sql in seen if sql.startswith("INSERT INTO audit_events")]
+    assert [when for when, _ in inserts] == ["before", "after"]
