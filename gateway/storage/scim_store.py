@@ -433,12 +433,8 @@ class ScimStore:
             return [(u, groups[u.id]) for u in found], total
         # The identity provider's lookup before every push: at most one live user (a unique index), with
         # their groups in the same statement.
-        rows = (
-            self.session.connection()
-            .execute(
-                hot.live_user_by_user_name(self.dialect), {"org_id": org_id, "user_name": user_name.lower()}
-            )
-            .all()
+        rows = self.tx.read(
+            hot.live_user_by_user_name(self.dialect), {"org_id": org_id, "user_name": user_name.lower()}
         )
         page = rows[query.offset : query.offset + query.limit]
         keys, split = members.c.keys(), len(members.c)

@@ -29,7 +29,14 @@ from gateway.storage.first_write import FirstWrite, needs_write_lock
 from gateway.storage.keysets import AUDIT_ORDER, INVITATION_ORDER, MEMBER_ORDER, Keyset
 from gateway.storage.outbox_tables import outbox_events
 from gateway.storage.search_tables import condition as search_condition
-from gateway.storage.tables import audit_events, domains, members, organizations, scim_tokens
+from gateway.storage.tables import (
+    audit_events,
+    domains,
+    members,
+    organizations,
+    scim_tokens,
+    sso_connections,
+)
 
 T = TypeVar("T")
 
@@ -140,8 +147,8 @@ class Store:
         self._read_before_lock = set(self.session.identity_map.keys())
         for org_id in list(self._orgs_read_shared):
             if org_id != self._folding_org_check:
-                now = self.session.connection().execute(hot.org_row(), {"org_id": org_id}).first()
-                self._check_org_row(org_id, now)
+                now = self.read(hot.org_row(), {"org_id": org_id})
+                self._check_org_row(org_id, now[0] if now else None)
 
     def _check_org_row(self, org_id: str, now: Sequence[Any] | None) -> None:
         """The organization's row as read under the write lock (``None``: gone) against what was read before."""
@@ -299,6 +306,14 @@ class Store:
             self.serialize()
         return prepared.run(self.session.connection(), statement, values)
 
+    def read(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of a hot SELECT (one built once, ``hot_statements``) as plain tuples of values typed as
+        SQLAlchemy types them (``gateway.storage.prepared.read``). A locking read takes SQLite's write lock
+        first, as the engine's ``before_execute`` hook would."""
+        if needs_write_lock(statement):
+            self.serialize()
+        return prepared.read(self.session.connection(), statement, params)
+
     def fetch(self, statement: sa.Executable, values: Mapping[str, Any]) -> CursorResult[Any]:
         """``send`` of a statement that returns rows (``RETURNING``): its result."""
         result = self.send(statement, values)
@@ -426,9 +441,10 @@ class Store:
         Python than the statement itself."""
         if self.session.autoflush:
             self.session.flush()  # what the ORM query this replaces did first (a no-op with nothing pending)
-        row = self.session.connection().execute(stmt, {"org_id": org_id}).first()
-        if row is None:
+        found = self.read(stmt, {"org_id": org_id})
+        if not found:
             return None
+        row = found[0]
         return self._refreshed(
             m.Organization, dict(zip(organizations.c.keys(), row[: len(organizations.c)], strict=True))
         )
@@ -563,7 +579,7 @@ class Store:
         )
         stmt = hot.member_block_and_domain(with_org=folded)
         params = {"org_id": org_id, "email": email, "domain": domain}
-        row = self.session.connection().execute(stmt, params).one()
+        (row,) = self.read(stmt, params)
         split, claim_end = len(members.c), len(members.c) + 1 + len(domains.c)
         if folded:
             org_row = row[claim_end:]
@@ -811,9 +827,10 @@ class Store:
             self.serialize()
         locks = self.write and lock_org and self.dialect != "sqlite"
         stmt = hot.token_and_org_rows(shared_lock=locks)
-        row = self.session.connection().execute(stmt, {"token_hash": token_hash}).first()
-        if row is None:
+        found = self.read(stmt, {"token_hash": token_hash})
+        if not found:
             return None
+        row = found[0]
         split, end = len(scim_tokens.c), len(scim_tokens.c) + len(organizations.c)
         token = loaded(m.ScimToken, dict(zip(scim_tokens.c.keys(), row[:split], strict=True)))
         org = loaded(m.Organization, dict(zip(organizations.c.keys(), row[split:end], strict=True)))
@@ -844,8 +861,10 @@ class Store:
         """The connection, built from its row outside the session: a sign-in reads it first in its transaction,
         and a refusal that rolls that transaction back still answers with it whole (an object of the session
         would expire with the rollback and be read again)."""
-        row = self.session.connection().execute(hot.connection_by_slug(), {"slug": slug}).mappings().first()
-        return None if row is None else loaded(m.SsoConnection, row)
+        found = self.read(hot.connection_by_slug(), {"slug": slug})
+        if not found:
+            return None
+        return loaded(m.SsoConnection, dict(zip(sso_connections.c.keys(), found[0], strict=True)))
 
     # -- invitations ---------------------------------------------------------------------------------------
     def invitation_by_hash(self, token_hash: str) -> m.Invitation | None:

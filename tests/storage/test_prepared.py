@@ -172,3 +172,61 @@ def test_a_direct_write_fires_the_cursor_events_before_and_after(db: Database) -
         sa.event.remove(db.engine, "after_cursor_execute", after)
     inserts = [(when, sql) for when, sql in seen if sql.startswith("INSERT INTO audit_events")]
     assert [when for when, _ in inserts] == ["before", "after"]
+
+
+def _audit_rows() -> sa.Select[tuple[object, ...]]:
+    # a constant in the statement (``action != 'skipped'``) is a bound parameter with its value
+    return sa.select(audit_events).where(
+        audit_events.c.org_id == sa.bindparam("org_id"), audit_events.c.action != "skipped"
+    )
+
+
+def test_a_hot_read_gives_the_values_sqlalchemy_s_result_gives(db: Database) -> None:
+    org_id = insert_org(db)
+    statement = _audit_rows()
+    with db.transaction() as tx:
+        tx.send(hot.insert_rows(audit_events, AUDIT_KEYS), [_audit(org_id, "one"), _audit(org_id, "skipped")])
+    with db.engine.connect() as conn:
+        expected = [tuple(row) for row in conn.execute(statement, {"org_id": org_id})]
+    with db.transaction(write=False) as tx:
+        rows = tx.read(statement, {"org_id": org_id})
+    assert rows == expected and len(rows) == 1
+    row = dict(zip(audit_events.c.keys(), rows[0], strict=True))
+    assert row["at"] == AT and row["at"].tzinfo is not None
+    assert row["details"] == {"role": "member", "restored": False, "n": [1, "two", None]}
+    assert (prepared.prepared_read(statement, db.engine.dialect) is not None) is (db.dialect == "sqlite")
+
+
+def test_a_hot_read_is_counted_and_needs_no_compiling(db: Database) -> None:
+    org_id = insert_org(db)
+    with db.transaction(write=False) as tx:
+        tx.read(hot.org_row(), {"org_id": org_id})
+    with db.transaction(write=False) as tx, count_statements(db.engine) as counted:
+        assert tx.read(hot.org_row(), {"org_id": org_id})[0][0] == org_id
+        assert tx.read(hot.org_row(), {"org_id": "none"}) == []
+    assert counted.count == 2
+    counted.all_cached()
+
+
+def test_a_read_with_an_in_list_runs_through_sqlalchemy(db: Database) -> None:
+    org_id = insert_org(db)
+    statement = sa.select(organizations.c.slug).where(
+        organizations.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
+    assert prepared.prepared_read(statement, db.engine.dialect) is None
+    with db.transaction(write=False) as tx:
+        assert tx.read(statement, {"ids": [org_id, "other"]}) == [("acme",)]
+
+
+def test_sqlite_a_locking_hot_read_takes_the_write_lock(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'read.db'}")
+    db.create_all()
+    try:
+        org_id = insert_org(db)
+        with db.transaction() as tx:
+            tx.read(hot.org_row(), {"org_id": org_id})
+            assert tx._first_write is not None and not tx._first_write.taken
+            tx.read(hot.org_row().with_for_update(), {"org_id": org_id})  # FOR UPDATE: SQLite's write lock
+            assert tx._first_write.taken
+    finally:
+        db.dispose()
