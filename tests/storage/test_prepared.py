@@ -5,6 +5,7 @@ taken) like any other."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,17 +116,21 @@ def test_sent_statements_are_counted_and_need_no_compiling(db: Database) -> None
     counted.all_cached()
 
 
-def test_sqlite_a_sent_write_takes_the_write_lock(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'send.db'}")
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> Iterator[Database]:
+    """A SQLite database in a file: its writers take the write lock at their first write (``first_write``)."""
+    db = Database(f"sqlite:///{tmp_path / 'hot.db'}")
     db.create_all()
-    try:
-        org_id = insert_org(db)
-        with db.transaction() as tx:
-            assert tx._first_write is not None and not tx._first_write.taken
-            tx.send(hot.insert_rows(audit_events, AUDIT_KEYS), _audit(org_id, "locked"))
-            assert tx._first_write.taken
-    finally:
-        db.dispose()
+    yield db
+    db.dispose()
+
+
+def test_sqlite_a_sent_write_takes_the_write_lock(sqlite_file: Database) -> None:
+    org_id = insert_org(sqlite_file)
+    with sqlite_file.transaction() as tx:
+        assert tx._first_write is not None and not tx._first_write.taken
+        tx.send(hot.insert_rows(audit_events, AUDIT_KEYS), _audit(org_id, "locked"))
+        assert tx._first_write.taken
 
 
 def test_sqlite_writes_go_to_the_driver_s_cursor_and_statements_returning_rows_do_not(db: Database) -> None:
@@ -218,15 +223,10 @@ def test_a_read_with_an_in_list_runs_through_sqlalchemy(db: Database) -> None:
         assert tx.read(statement, {"ids": [org_id, "other"]}) == [("acme",)]
 
 
-def test_sqlite_a_locking_hot_read_takes_the_write_lock(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'read.db'}")
-    db.create_all()
-    try:
-        org_id = insert_org(db)
-        with db.transaction() as tx:
-            tx.read(hot.org_row(), {"org_id": org_id})
-            assert tx._first_write is not None and not tx._first_write.taken
-            tx.read(hot.org_row().with_for_update(), {"org_id": org_id})  # FOR UPDATE: SQLite's write lock
-            assert tx._first_write.taken
-    finally:
-        db.dispose()
+def test_sqlite_a_locking_hot_read_takes_the_write_lock(sqlite_file: Database) -> None:
+    org_id = insert_org(sqlite_file)
+    with sqlite_file.transaction() as tx:
+        tx.read(hot.org_row(), {"org_id": org_id})
+        assert tx._first_write is not None and not tx._first_write.taken
+        tx.read(hot.org_row().with_for_update(), {"org_id": org_id})  # FOR UPDATE: SQLite's write lock
+        assert tx._first_write.taken
