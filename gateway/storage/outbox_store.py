@@ -82,9 +82,9 @@ class OutboxStore:
         organization has a webhook endpoint. The upsert keeps the cursor row locked until commit, so a
         concurrent transaction of the same organization waits and numbers stay gapless and in commit order."""
         stmt = hot.reserve_seqs(self.session.get_bind().dialect.name)
-        last, has_endpoints = self.tx.fetch(
+        ((last, has_endpoints),) = self.tx.fetch(
             stmt, {"org_id": org_id, "count": count, "endpoints_org_id": org_id}
-        ).one()
+        )
         return int(last), bool(has_endpoints)
 
     def events_after(

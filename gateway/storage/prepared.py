@@ -12,9 +12,9 @@ takes what that hook would (SQLite's write lock, ``gateway.storage.first_write``
 are not type-processed, so it is for writes and for ``RETURNING`` columns whose driver values are what the caller
 wants (integers, booleans).
 
-On SQLite a write that returns nothing goes straight to the driver's cursor (``_direct``): SQLite runs an INSERT
-in-process in a few microseconds, while ``exec_driver_sql`` still builds an execution context and a result for
-it (4.5% of a SCIM create's instructions). ``_direct`` keeps what the callers and tests rely on: the cursor events
+On SQLite an INSERT goes straight to the driver's cursor (``_direct``): SQLite runs one in-process in a few
+microseconds, while ``exec_driver_sql`` still builds an execution context and a result for it (4.5% of a SCIM
+create's instructions). ``_direct`` keeps what the callers and tests rely on: the cursor events
 fire (with no execution context), and a driver error is raised as SQLAlchemy raises it (``IntegrityError``,
 ``OperationalError``). PostgreSQL keeps ``exec_driver_sql``: there the round trip, not the Python, is the cost,
 and a lost connection must go through SQLAlchemy's disconnect handling.
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 
 Processor = Callable[[Any], Any] | None
 
@@ -44,7 +43,7 @@ class Prepared:
     defaults: Mapping[str, Any]
     """Values of columns the row may leave out: their scalar ``default`` (what SQLAlchemy would send)."""
     direct: bool = False
-    """Sent to the driver's cursor itself (``_direct``): a SQLite write that returns no rows."""
+    """Sent to the driver's cursor itself (``_direct``): a SQLite INSERT (an upsert too)."""
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.defaults:
@@ -77,7 +76,7 @@ def prepared(statement: sa.Executable, dialect: sa.Dialect) -> Prepared | None:
             defaults.setdefault(name, bind.effective_value)
     names = tuple(compiled.positiontup) if compiled.positional else tuple(binds)  # type: ignore[attr-defined]
     processors = tuple(_processor(binds[name].type, dialect) for name in names)
-    direct = dialect.name == "sqlite" and compiled.isinsert and not compiled.effective_returning  # type: ignore[attr-defined]
+    direct = dialect.name == "sqlite" and compiled.isinsert  # type: ignore[attr-defined]
     return Prepared(compiled.string, names, processors, bool(compiled.positional), defaults, direct)
 
 
@@ -87,12 +86,12 @@ def _processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Processo
 
 def run(
     conn: sa.Connection, statement: sa.Executable, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-) -> CursorResult[Any] | None:
-    """Send ``statement`` with one row of values, or a list of them (one ``executemany``). The result, for a
-    statement that returns rows; ``None`` for a SQLite write sent to the driver directly."""
+) -> None:
+    """Send ``statement`` with one row of values, or a list of them (one ``executemany``)."""
     form = prepared(statement, conn.dialect)
     if form is None:
-        return conn.execute(statement, rows)  # type: ignore[arg-type]
+        conn.execute(statement, rows)  # type: ignore[arg-type]
+        return
     if isinstance(rows, Mapping):
         values: Any = form.values(rows)
         many = False
@@ -100,8 +99,25 @@ def run(
         values, many = [form.values(row) for row in rows], True
     if form.direct:
         _direct(conn, form.sql, values, many)
-        return None
-    return conn.exec_driver_sql(form.sql, values)
+    else:
+        conn.exec_driver_sql(form.sql, values)
+
+
+def fetch(conn: sa.Connection, statement: sa.Executable, row: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Send ``statement`` (a write with ``RETURNING``) with one row of values: the rows it returns, holding the
+    driver's values (not type-processed: integers, booleans as the driver gives them)."""
+    form = prepared(statement, conn.dialect)
+    if form is None:
+        return [tuple(found) for found in conn.execute(statement, row)]  # type: ignore[arg-type]
+    values = form.values(row)
+    if form.direct:
+        return [tuple(found) for found in _direct(conn, form.sql, values, False, fetch=True)]
+    return [tuple(found) for found in conn.exec_driver_sql(form.sql, values)]
+
+
+def control(conn: sa.Connection, sql: str) -> None:
+    """A statement without parameters or rows (``BEGIN IMMEDIATE``) on the driver's cursor (``_direct``)."""
+    _direct(conn, sql, (), False)
 
 
 def _direct(conn: sa.Connection, sql: str, values: Any, many: bool, *, fetch: bool = False) -> list[Any]:

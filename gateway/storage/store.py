@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -218,13 +217,13 @@ class Store:
     ) -> None:
         parts = list(by_table.items())
         if len(events) + sum(len(rows) for rows in by_table.values()) <= hot.CHAIN_ROWS:
-            last, has_endpoints = self.fetch(*hot.numbered_chain(org_id, events, parts)).one()
+            ((last, has_endpoints),) = self.fetch(*hot.numbered_chain(org_id, events, parts))
         else:
             # A large batch: number first, then send the rows as ``insert_chain`` builds them for themselves.
-            last, has_endpoints = self.fetch(
+            ((last, has_endpoints),) = self.fetch(
                 hot.reserve_seqs(self.dialect),
                 {"org_id": org_id, "count": len(events), "endpoints_org_id": org_id},
-            ).one()
+            )
             first = last - len(events) + 1
             rows = [
                 {**row, "seq": seq, "payload": {**row["payload"], "sequence": seq}}
@@ -295,16 +294,13 @@ class Store:
                 raise Conflict(conflict) from exc
             raise domain_error_for(exc) or Conflict("This change conflicts with existing data.") from exc
 
-    def send(
-        self, statement: sa.Executable, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-    ) -> CursorResult[Any] | None:
-        """Run a hot statement (one built once, ``hot_statements``) with ``values``: compiled once and sent as
-        driver SQL (``gateway.storage.prepared``). Its result rows are the driver's values, not type-processed;
-        a SQLite write that returns no rows has no result (``None``). Driver SQL bypasses the engine's
-        ``before_execute`` hook, so a SQLite writer takes its write lock here."""
+    def send(self, statement: sa.Executable, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """Run a hot write (one built once, ``hot_statements``) with ``values``: compiled once and sent as
+        driver SQL (``gateway.storage.prepared``). Driver SQL bypasses the engine's ``before_execute`` hook, so
+        a SQLite writer takes its write lock here."""
         if needs_write_lock(statement):
             self.serialize()
-        return prepared.run(self.session.connection(), statement, values)
+        prepared.run(self.session.connection(), statement, values)
 
     def read(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row of a hot SELECT (one built once, ``hot_statements``) as plain tuples of values typed as
@@ -314,11 +310,11 @@ class Store:
             self.serialize()
         return prepared.read(self.session.connection(), statement, params)
 
-    def fetch(self, statement: sa.Executable, values: Mapping[str, Any]) -> CursorResult[Any]:
-        """``send`` of a statement that returns rows (``RETURNING``): its result."""
-        result = self.send(statement, values)
-        assert result is not None, "a statement that returns rows has a result"
-        return result
+    def fetch(self, statement: sa.Executable, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """``send`` of a hot write with ``RETURNING``: the rows it returns, holding the driver's values."""
+        if needs_write_lock(statement):
+            self.serialize()
+        return prepared.fetch(self.session.connection(), statement, values)
 
     def insert_chain(self, parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> None:
         """PostgreSQL: ``hot.insert_chain`` of ``parts``, sent as a hot statement when it has a known shape."""

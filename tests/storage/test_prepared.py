@@ -133,20 +133,18 @@ def test_sqlite_a_sent_write_takes_the_write_lock(sqlite_file: Database) -> None
         assert tx._first_write.taken
 
 
-def test_sqlite_writes_go_to_the_driver_s_cursor_and_statements_returning_rows_do_not(db: Database) -> None:
+def test_sqlite_inserts_go_to_the_driver_s_cursor_and_a_returning_one_gives_its_rows(db: Database) -> None:
     write = prepared.prepared(hot.insert_rows(audit_events, AUDIT_KEYS), db.engine.dialect)
     returning = prepared.prepared(hot.reserve_seqs(db.dialect), db.engine.dialect)
     assert write is not None and returning is not None
-    assert write.direct is (db.dialect == "sqlite")
-    assert returning.direct is False
+    assert write.direct is returning.direct is (db.dialect == "sqlite")
     org_id = insert_org(db)
+    numbers = {"org_id": org_id, "count": 2, "endpoints_org_id": org_id}
     with db.transaction() as tx:
-        result = tx.send(hot.insert_rows(audit_events, AUDIT_KEYS), _audit(org_id, "direct"))
-        assert (result is None) is (db.dialect == "sqlite")
-        last, _ = tx.fetch(
-            hot.reserve_seqs(db.dialect), {"org_id": org_id, "count": 2, "endpoints_org_id": org_id}
-        ).one()
-        assert last == 2
+        tx.send(hot.insert_rows(audit_events, AUDIT_KEYS), _audit(org_id, "direct"))
+        assert tx.fetch(hot.reserve_seqs(db.dialect), numbers) == [(2, False)]
+        ((last, has_endpoints),) = tx.fetch(hot.reserve_seqs(db.dialect), numbers)
+        assert (last, bool(has_endpoints)) == (4, False)
     assert _stored(db, org_id, "direct")[4] == "direct"
 
 
