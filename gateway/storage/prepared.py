@@ -12,12 +12,12 @@ takes what that hook would (SQLite's write lock, ``gateway.storage.first_write``
 are not type-processed, so it is for writes and for ``RETURNING`` columns whose driver values are what the caller
 wants (integers, booleans).
 
-On SQLite an INSERT goes straight to the driver's cursor (``_direct``): SQLite runs one in-process in a few
-microseconds, while ``exec_driver_sql`` still builds an execution context and a result for it (4.5% of a SCIM
-create's instructions). ``_direct`` keeps what the callers and tests rely on: the cursor events
-fire (with no execution context), and a driver error is raised as SQLAlchemy raises it (``IntegrityError``,
-``OperationalError``). PostgreSQL keeps ``exec_driver_sql``: there the round trip, not the Python, is the cost,
-and a lost connection must go through SQLAlchemy's disconnect handling.
+An INSERT, and a hot SELECT (``read``), go straight to the driver's cursor (``_direct``): ``exec_driver_sql``
+still builds an execution context and a result for each, which cost a SCIM create 4.5% of its instructions on
+SQLite (where the INSERT itself takes a few microseconds) and a lookup 10% on PostgreSQL. ``_direct`` keeps what
+the callers and tests rely on: the cursor events fire (with no execution context), and a driver error goes
+through the connection's own handling (``Connection._handle_dbapi_exception``, as for any statement): raised as
+SQLAlchemy's exception (``IntegrityError``, ``OperationalError``), and a lost connection invalidates the pool.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Prepared:
     defaults: Mapping[str, Any]
     """Values of columns the row may leave out: their scalar ``default`` (what SQLAlchemy would send)."""
     direct: bool = False
-    """Sent to the driver's cursor itself (``_direct``): a SQLite INSERT (an upsert too)."""
+    """Sent to the driver's cursor itself (``_direct``): an INSERT (an upsert too)."""
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.defaults:
@@ -76,7 +76,7 @@ def prepared(statement: sa.Executable, dialect: sa.Dialect) -> Prepared | None:
             defaults.setdefault(name, bind.effective_value)
     names = tuple(compiled.positiontup) if compiled.positional else tuple(binds)  # type: ignore[attr-defined]
     processors = tuple(_processor(binds[name].type, dialect) for name in names)
-    direct = dialect.name == "sqlite" and compiled.isinsert  # type: ignore[attr-defined]
+    direct = bool(compiled.isinsert)  # type: ignore[attr-defined]
     return Prepared(compiled.string, names, processors, bool(compiled.positional), defaults, direct)
 
 
@@ -122,8 +122,8 @@ def control(conn: sa.Connection, sql: str) -> None:
 
 def _direct(conn: sa.Connection, sql: str, values: Any, many: bool, *, fetch: bool = False) -> list[Any]:
     """Run ``sql`` on the driver's cursor of ``conn``'s connection, in its transaction, firing the cursor events
-    as SQLAlchemy does (``before_cursor_execute``, ``after_cursor_execute``; no execution context) and raising a
-    driver error as SQLAlchemy's exception for it; ``fetch``: the rows it returns, as the driver gives them."""
+    as SQLAlchemy does (``before_cursor_execute``, ``after_cursor_execute``; no execution context), a driver error
+    handled by the connection as SQLAlchemy handles it; ``fetch``: the rows it returns, as the driver gives them."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         for before in conn.dispatch.before_cursor_execute:
@@ -135,17 +135,15 @@ def _direct(conn: sa.Connection, sql: str, values: Any, many: bool, *, fetch: bo
         for after in conn.dispatch.after_cursor_execute:
             after(conn, cursor, sql, values, None, many)
         return cursor.fetchall() if fetch else []
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(
-            sql, values, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect, ismulti=many
-        ) from exc
+    except BaseException as exc:
+        conn._handle_dbapi_exception(exc, sql, values, cursor, None)  # raises SQLAlchemy's error for it
     finally:
         cursor.close()
 
 
 @dataclass(frozen=True)
 class PreparedRead:
-    """A SELECT compiled for SQLite: its SQL and bound parameters, and the processor of each selected column."""
+    """A SELECT compiled for one dialect: its SQL and bound parameters, and each selected column's processor."""
 
     query: Prepared
     results: tuple[Processor, ...]
@@ -153,10 +151,8 @@ class PreparedRead:
 
 @functools.lru_cache(maxsize=256)
 def prepared_read(statement: sa.Select[Any], dialect: sa.Dialect) -> PreparedRead | None:
-    """``statement`` (a hot SELECT, built once) compiled for SQLite with its columns' result processors, or
-    ``None`` where it runs through SQLAlchemy (another dialect, or a statement ``prepared`` cannot take)."""
-    if dialect.name != "sqlite":
-        return None
+    """``statement`` (a hot SELECT, built once) compiled for ``dialect`` with its columns' result processors, or
+    ``None`` for a statement ``prepared`` cannot take (it runs through SQLAlchemy)."""
     query = prepared(statement, dialect)
     if query is None:
         return None
@@ -168,10 +164,10 @@ def prepared_read(statement: sa.Select[Any], dialect: sa.Dialect) -> PreparedRea
 
 
 def read(conn: sa.Connection, statement: sa.Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """Every row of a hot SELECT, each value as SQLAlchemy's result would hold it. On SQLite the rows come
-    straight from the driver's cursor through the columns' result processors: SQLite answers such a read in a
-    few microseconds, and SQLAlchemy's result (its metadata, its row objects) cost a SCIM lookup more than
-    that. The cursor events fire as for any statement (``_direct``)."""
+    """Every row of a hot SELECT, each value as SQLAlchemy's result would hold it: the rows come straight from
+    the driver's cursor through the columns' result processors (SQLAlchemy's result, its metadata and row
+    objects, cost a SCIM lookup more than SQLite's work for it). The cursor events fire as for any statement
+    (``_direct``)."""
     form = prepared_read(statement, conn.dialect)
     if form is None:
         return [tuple(row) for row in conn.execute(statement, params)]

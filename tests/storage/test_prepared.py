@@ -1,7 +1,7 @@
-"""Hot statements sent as driver SQL (``gateway.storage.prepared``, ``Store.send``): values of every type stored
-as SQLAlchemy's own execution stores them, a column left out given its default, a unique violation still an
-``IntegrityError``, each statement compiled once, and the statement counted (and, on SQLite, the write lock
-taken) like any other."""
+"""Hot statements sent as driver SQL (``gateway.storage.prepared``, ``Store.send``, ``Store.fetch``,
+``Store.read``): values of every type stored and read as SQLAlchemy's own execution stores and reads them, a column
+left out given its default, a unique violation still an ``IntegrityError`` and a lost connection invalidated, each
+statement compiled once, and the statement counted (and, on SQLite, the write lock taken) like any other."""
 
 from __future__ import annotations
 
@@ -133,11 +133,11 @@ def test_sqlite_a_sent_write_takes_the_write_lock(sqlite_file: Database) -> None
         assert tx._first_write.taken
 
 
-def test_sqlite_inserts_go_to_the_driver_s_cursor_and_a_returning_one_gives_its_rows(db: Database) -> None:
+def test_inserts_go_to_the_driver_s_cursor_and_a_returning_one_gives_its_rows(db: Database) -> None:
     write = prepared.prepared(hot.insert_rows(audit_events, AUDIT_KEYS), db.engine.dialect)
     returning = prepared.prepared(hot.reserve_seqs(db.dialect), db.engine.dialect)
     assert write is not None and returning is not None
-    assert write.direct is returning.direct is (db.dialect == "sqlite")
+    assert write.direct and returning.direct
     org_id = insert_org(db)
     numbers = {"org_id": org_id, "count": 2, "endpoints_org_id": org_id}
     with db.transaction() as tx:
@@ -197,7 +197,7 @@ def test_a_hot_read_gives_the_values_sqlalchemy_s_result_gives(db: Database) -> 
     row = dict(zip(audit_events.c.keys(), rows[0], strict=True))
     assert row["at"] == AT and row["at"].tzinfo is not None
     assert row["details"] == {"role": "member", "restored": False, "n": [1, "two", None]}
-    assert (prepared.prepared_read(statement, db.engine.dialect) is not None) is (db.dialect == "sqlite")
+    assert prepared.prepared_read(statement, db.engine.dialect) is not None
 
 
 def test_a_hot_read_is_counted_and_needs_no_compiling(db: Database) -> None:
@@ -228,3 +228,17 @@ def test_sqlite_a_locking_hot_read_takes_the_write_lock(sqlite_file: Database) -
         assert tx._first_write is not None and not tx._first_write.taken
         tx.read(hot.org_row().with_for_update(), {"org_id": org_id})  # FOR UPDATE: SQLite's write lock
         assert tx._first_write.taken
+
+
+def test_postgresql_a_direct_read_on_a_lost_connection_invalidates_it(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("connection termination is a PostgreSQL server action")
+    org_id = insert_org(db)
+    with pytest.raises(sa.exc.OperationalError) as raised, db.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with db.engine.connect() as admin:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        prepared.read(conn, hot.org_row(), {"org_id": org_id})
+    assert raised.value.connection_invalidated
+    with db.engine.connect() as conn:  # the pool hands out a live connection again
+        assert prepared.read(conn, hot.org_row(), {"org_id": org_id})[0][0] == org_id
