@@ -12,7 +12,8 @@ takes what that hook would (SQLite's write lock, ``gateway.storage.first_write``
 are not type-processed, so it is for writes and for ``RETURNING`` columns whose driver values are what the caller
 wants (integers, booleans).
 
-An INSERT, and a hot SELECT (``read``), go straight to the driver's cursor (``_direct``): ``exec_driver_sql``
+A write, a statement written as SQL text, and a hot SELECT (``read``) go straight to the driver's cursor
+(``_direct``): ``exec_driver_sql``
 still builds an execution context and a result for each, which cost a SCIM create 4.5% of its instructions on
 SQLite (where the INSERT itself takes a few microseconds) and a lookup 10% on PostgreSQL. ``_direct`` keeps what
 the callers and tests rely on: the cursor events fire (with no execution context), and a driver error goes
@@ -43,7 +44,7 @@ class Prepared:
     defaults: Mapping[str, Any]
     """Values of columns the row may leave out: their scalar ``default`` (what SQLAlchemy would send)."""
     direct: bool = False
-    """Sent to the driver's cursor itself (``_direct``): an INSERT (an upsert too)."""
+    """Sent to the driver's cursor itself (``_direct``): a write (INSERT, upsert, UPDATE, DELETE) or SQL text."""
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.defaults:
@@ -76,7 +77,9 @@ def prepared(statement: sa.Executable, dialect: sa.Dialect) -> Prepared | None:
             defaults.setdefault(name, bind.effective_value)
     names = tuple(compiled.positiontup) if compiled.positional else tuple(binds)  # type: ignore[attr-defined]
     processors = tuple(_processor(binds[name].type, dialect) for name in names)
-    direct = bool(compiled.isinsert)  # type: ignore[attr-defined]
+    direct = isinstance(statement, sa.TextClause) or bool(
+        compiled.isinsert or compiled.isupdate or compiled.isdelete  # type: ignore[attr-defined]
+    )
     return Prepared(compiled.string, names, processors, bool(compiled.positional), defaults, direct)
 
 

@@ -20,6 +20,7 @@ map_saml_entities()
 
 class SamlStore:
     def __init__(self, tx: Store) -> None:
+        self.tx = tx
         self.session = tx.session
         self.dialect = tx.dialect
 
@@ -69,7 +70,7 @@ class SamlStore:
         ``INSERT ... ON CONFLICT DO NOTHING`` that inserts no row for an ID already there (no savepoint, no
         failed statement; a replay refuses the sign-in, which rolls the transaction back anyway)."""
         values = row_of(seen)
-        return self.session.execute(hot.record_assertion(self.dialect), values).first() is not None
+        return bool(self.tx.fetch(hot.record_assertion(self.dialect), values))
 
     def record_assertion_taking_request(
         self, seen: SamlAssertionSeen, request_id: str, kind: str, now: datetime
@@ -90,10 +91,11 @@ class SamlStore:
             kind=kind,
             now=now,
         )
-        row = self.session.execute(hot.record_assertion_taking_request(), values).first()
-        if row is None:
+        rows = self.tx.fetch(hot.record_assertion_taking_request(), values)
+        if not rows:
             return False, None
-        return True, ((row.browser_hash,) if row.taken else None)
+        _, taken, browser_hash = rows[0]
+        return True, ((browser_hash,) if taken else None)
 
     def purge_expired(self, now: datetime) -> int:
         """Delete expired requests and replay entries (all organizations: this is housekeeping, not a read)."""

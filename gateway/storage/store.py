@@ -501,7 +501,7 @@ class Store:
         if self.dialect != "postgresql":
             self.serialize()
             return
-        self.session.execute(hot.LOCK_EMAIL, {"key": f"{org_id}:{email}"})
+        self.send(hot.LOCK_EMAIL, {"key": f"{org_id}:{email}"})
 
     def note_member_locked(self, member_id: str) -> None:
         """A member this transaction inserted: nobody else sees the row before commit, so it counts as locked."""
@@ -930,7 +930,7 @@ class Store:
     def revoke_session_by_hash(self, token_hash: str, now: datetime) -> None:
         """End the session with this token hash, if it is live (one UPDATE, nothing read first). A copy this
         transaction already holds is brought up to date, as if the session had been read and changed."""
-        self.session.execute(hot.revoke_session_by_hash(), {"hash": token_hash, "at": now})
+        self.send(hot.revoke_session_by_hash(), {"hash": token_hash, "at": now})
         for held in list(self.session.identity_map.values()):
             if isinstance(held, m.WebSession) and held.token_hash == token_hash and held.revoked_at is None:
                 set_committed_value(held, "revoked_at", now)
