@@ -42,15 +42,22 @@ def init_hardening(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        # The headers already set, read once: werkzeug answers each lookup of a header that is not there by
+        # raising (and catching) an HTTP exception, which cost a SCIM lookup about 1% of its time.
+        present: dict[str, str] = {}
+        for name, value in headers.items():
+            present.setdefault(name.lower(), value)
         for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        policy = response.headers.get("Content-Security-Policy")
+            if name.lower() not in present:
+                headers.add(name, value)
+        policy = present.get("content-security-policy")
         if policy is None:
-            response.headers["Content-Security-Policy"] = FRAME_ANCESTORS
+            headers["Content-Security-Policy"] = FRAME_ANCESTORS
         elif "frame-ancestors" not in policy:
-            response.headers["Content-Security-Policy"] = f"{policy}; {FRAME_ANCESTORS}"
-        if settings.is_production:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+            headers["Content-Security-Policy"] = f"{policy}; {FRAME_ANCESTORS}"
+        if settings.is_production and "strict-transport-security" not in present:
+            headers.add("Strict-Transport-Security", HSTS)
         return response
 
 

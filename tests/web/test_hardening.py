@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, Response
 from flask.testing import FlaskClient
 
 from gateway.app import create_app
@@ -96,6 +96,20 @@ def test_every_page_carries_the_security_headers(client: FlaskClient, path: str)
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
     assert "Strict-Transport-Security" not in headers  # development, plain http
+
+
+def test_a_header_the_page_set_itself_is_kept_once(app: Flask) -> None:
+    @app.get("/own-headers")
+    def own_headers() -> Response:
+        answer = Response("ok")
+        answer.headers["x-frame-options"] = "SAMEORIGIN"
+        answer.headers["Content-Security-Policy"] = "img-src 'self'"
+        return answer
+
+    headers = app.test_client().get("/own-headers").headers
+    assert headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert headers.getlist("Content-Security-Policy") == ["img-src 'self'; frame-ancestors 'none'"]
+    assert headers.getlist("X-Content-Type-Options") == ["nosniff"]
 
 
 def test_the_console_keeps_its_own_stricter_policy(client: FlaskClient) -> None:
