@@ -1,24 +1,21 @@
-"""Hot statements compiled once per dialect and sent as driver SQL.
+"""Hot statements compiled once per dialect and sent to the driver's cursor.
 
 ``Connection.execute`` of a cached statement still walks the statement for its cache key, looks the compiled
-form up and builds an execution context from it on every call: about as much Python as SQLite spends running
-an INSERT. The writes of a hot path (a SCIM create sends six or seven) are fixed statements whose parameters
-change, so each is compiled once for the dialect here and then sent with ``Connection.exec_driver_sql``, its
-values passed through the same bind processors SQLAlchemy applies (dates, enums, JSON).
+form up and builds an execution context and a result on every call: more Python than SQLite spends running an
+INSERT or answering a lookup by index. The statements of a hot path (a SCIM create sends six or seven) are fixed
+statements whose parameters change, so each is compiled once for the dialect here and then run on the DBAPI
+cursor of the session's connection, in its transaction (``_direct``): a write or SQL text with ``run`` (its
+rows, driver values, with ``fetch``), a SELECT with ``read``. Values pass through the bind processors SQLAlchemy
+applies (dates, enums, JSON); a ``read``'s rows through the columns' result processors, so they hold what
+SQLAlchemy's result would. Going around ``exec_driver_sql`` too saved a SCIM create 4.5% of its instructions on
+SQLite and a lookup 10% on PostgreSQL.
 
-``exec_driver_sql`` keeps the cursor events (the statement counters of the tests) and SQLAlchemy's exception
-wrapping (a unique violation is still an ``IntegrityError``), but not the ``before_execute`` event: the caller
-takes what that hook would (SQLite's write lock, ``gateway.storage.first_write``; ``Store.send`` does). Its results
-are not type-processed, so it is for writes and for ``RETURNING`` columns whose driver values are what the caller
-wants (integers, booleans).
-
-A write, a statement written as SQL text, and a hot SELECT (``read``) go straight to the driver's cursor
-(``_direct``): ``exec_driver_sql``
-still builds an execution context and a result for each, which cost a SCIM create 4.5% of its instructions on
-SQLite (where the INSERT itself takes a few microseconds) and a lookup 10% on PostgreSQL. ``_direct`` keeps what
-the callers and tests rely on: the cursor events fire (with no execution context), and a driver error goes
-through the connection's own handling (``Connection._handle_dbapi_exception``, as for any statement): raised as
-SQLAlchemy's exception (``IntegrityError``, ``OperationalError``), and a lost connection invalidates the pool.
+What the callers and tests rely on is kept: the cursor events fire (with no execution context; a listener that
+rewrites the statement is not supported, and there is none), and a driver error goes through the connection's
+own handling (``Connection._handle_dbapi_exception``, as for any statement): raised as SQLAlchemy's exception
+(``IntegrityError``, ``OperationalError``), a lost connection invalidating the pool. The engine's
+``before_execute`` event does not fire: the caller takes what that hook would (SQLite's write lock,
+``gateway.storage.first_write``; ``Store.send``, ``Store.fetch`` and ``Store.read`` do).
 """
 
 from __future__ import annotations
