@@ -298,23 +298,24 @@ class Store:
         """Run a hot write (one built once, ``hot_statements``) with ``values``: compiled once and sent as
         driver SQL (``gateway.storage.prepared``). Driver SQL bypasses the engine's ``before_execute`` hook, so
         a SQLite writer takes its write lock here."""
-        if needs_write_lock(statement):
-            self.serialize()
-        prepared.run(self.session.connection(), statement, values)
+        prepared.run(self._hot_connection(statement), statement, values)
 
     def read(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row of a hot SELECT (one built once, ``hot_statements``) as plain tuples of values typed as
         SQLAlchemy types them (``gateway.storage.prepared.read``). A locking read takes SQLite's write lock
         first, as the engine's ``before_execute`` hook would."""
-        if needs_write_lock(statement):
-            self.serialize()
-        return prepared.read(self.session.connection(), statement, params)
+        return prepared.read(self._hot_connection(statement), statement, params)
 
     def fetch(self, statement: sa.Executable, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """``send`` of a hot write with ``RETURNING``: the rows it returns, holding the driver's values."""
+        return prepared.fetch(self._hot_connection(statement), statement, values)
+
+    def _hot_connection(self, statement: sa.Executable) -> sa.Connection:
+        """The connection a hot statement runs on, SQLite's write lock taken first when the statement needs it
+        (driver SQL bypasses the engine's ``before_execute`` hook, which would take it)."""
         if needs_write_lock(statement):
             self.serialize()
-        return prepared.fetch(self.session.connection(), statement, values)
+        return self.session.connection()
 
     def insert_chain(self, parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> None:
         """PostgreSQL: ``hot.insert_chain`` of ``parts``, sent as a hot statement when it has a known shape."""
