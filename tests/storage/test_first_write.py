@@ -6,7 +6,7 @@ again. Whether another writer can get in is asked of SQLite itself (``BEGIN IMME
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,6 +63,22 @@ def _rename_elsewhere(path: Path, org_id: str, name: str) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("UPDATE organizations SET name = ? WHERE id = ?", (name, org_id))
     conn.close()
+
+
+def _switched_meanwhile(
+    db: Database, path: Path, org_id: str, then: Callable[[Store], object]
+) -> DatabaseUnavailable:
+    """A rerunnable writer reads its organization before the write lock, the organization changes elsewhere,
+    then ``then`` takes the lock: the refusal it must end in."""
+    with (
+        pytest.raises(DatabaseUnavailable) as raised,
+        db.scope(write=True, rerun=True),
+        db.transaction() as tx,
+    ):
+        ServiceBase.locked_org(tx, org_id)
+        _rename_elsewhere(path, org_id, "Switched meanwhile")
+        then(tx)
+    return raised.value
 
 
 def _audit(tx: Store, org_id: str, action: str) -> None:
@@ -143,15 +159,8 @@ def test_with_rerun_a_shared_organization_read_waits_and_is_checked_at_the_first
 def test_an_organization_changed_before_the_lock_makes_the_request_run_again(
     db: Database, path: Path, org_id: str
 ) -> None:
-    with (
-        pytest.raises(DatabaseUnavailable) as raised,
-        db.scope(write=True, rerun=True),
-        db.transaction() as tx,
-    ):
-        ServiceBase.locked_org(tx, org_id)
-        _rename_elsewhere(path, org_id, "Switched meanwhile")
-        _audit(tx, org_id, "too.late")
-    assert raised.value.retryable and raised.value.kind is Kind.SERIALIZATION
+    raised = _switched_meanwhile(db, path, org_id, lambda tx: _audit(tx, org_id, "too.late"))
+    assert raised.retryable and raised.kind is Kind.SERIALIZATION
     assert _actions(db, org_id) == []
     assert _another_writer_gets_in(path)
 
@@ -171,15 +180,10 @@ def test_the_member_read_that_takes_the_lock_checks_the_organization_in_the_same
     # The organization read before the lock, then one statement under it (the member with the organization).
     assert counted.count == 2
     assert "JOIN organizations" in counted.statements[1]
-    with (
-        pytest.raises(DatabaseUnavailable) as raised,
-        db.scope(write=True, rerun=True),
-        db.transaction() as tx,
-    ):
-        ServiceBase.locked_org(tx, org_id)
-        _rename_elsewhere(path, org_id, "Switched meanwhile")
-        tx.member_block_and_domain(org_id, "ada@example.test", "example.test")
-    assert raised.value.retryable and raised.value.kind is Kind.SERIALIZATION
+    raised = _switched_meanwhile(
+        db, path, org_id, lambda tx: tx.member_block_and_domain(org_id, "ada@example.test", "example.test")
+    )
+    assert raised.retryable and raised.kind is Kind.SERIALIZATION
     assert _another_writer_gets_in(path)
 
 
