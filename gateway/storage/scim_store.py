@@ -30,7 +30,7 @@ from gateway.storage.scim_tables import (
     scim_groups,
     scim_user_emails,
 )
-from gateway.storage.store import Store
+from gateway.storage.store import Store, row_by_column
 from gateway.storage.tables import members
 
 map_scim_entities()
@@ -437,10 +437,10 @@ class ScimStore:
             hot.live_user_by_user_name(self.dialect), {"org_id": org_id, "user_name": user_name.lower()}
         )
         page = rows[query.offset : query.offset + query.limit]
-        keys, split = members.c.keys(), len(members.c)
+        split = len(members.c)
         return [
             (
-                self.tx.from_row(m.Member, dict(zip(keys, row[:split], strict=True))),
+                self.tx.from_row(m.Member, row_by_column(members, row[:split])),
                 _groups_from_json(row[split], self.dialect),
             )
             for row in page

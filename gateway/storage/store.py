@@ -67,6 +67,11 @@ def row_of(obj: object) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in sa.inspect(type(obj)).local_table.columns}
 
 
+def row_by_column(table: sa.Table, row: Sequence[Any]) -> dict[str, Any]:
+    """``row`` (the values of ``table``'s columns, in the table's order, as a plain read gives them) by column."""
+    return dict(zip(table.c.keys(), row, strict=True))
+
+
 def loaded(cls: type[T], values: Mapping[str, Any]) -> T:
     """An object of the mapped ``cls`` holding ``values`` (one per column, read as a plain row), outside any
     session: built as the ORM builds an object it loads (no constructor, no attribute events), at a seventh of
@@ -436,15 +441,18 @@ class Store:
         """The organization read over what the session holds (a locking read, or SQLite's read under the write
         lock), as a plain row: loading it as an ORM entity with ``populate_existing`` cost a sign-in more
         Python than the statement itself."""
-        if self.session.autoflush:
-            self.session.flush()  # what the ORM query this replaces did first (a no-op with nothing pending)
+        self._autoflush()
         found = self.read(stmt, {"org_id": org_id})
         if not found:
             return None
         row = found[0]
-        return self._refreshed(
-            m.Organization, dict(zip(organizations.c.keys(), row[: len(organizations.c)], strict=True))
-        )
+        return self._refreshed(m.Organization, row_by_column(organizations, row[: len(organizations.c)]))
+
+    def _autoflush(self) -> None:
+        """Write pending ORM changes before a plain-row read, as the ORM query it replaces did first (a no-op
+        with nothing pending)."""
+        if self.session.autoflush:
+            self.session.flush()
 
     def _refreshed(self, cls: type[T], values: dict[str, Any]) -> T:
         """The object of ``cls`` whose row was just read as ``values``, held by the session as a query with
@@ -569,8 +577,7 @@ class Store:
             self.lock_email(org_id, email)
         finally:
             self._folding_org_check = None
-        if self.session.autoflush:
-            self.session.flush()  # what the ORM query this replaces did first (a no-op with nothing pending)
+        self._autoflush()
         folded = (
             org_id in self._orgs_read_shared and self._first_write is not None and self._first_write.taken
         )
@@ -584,10 +591,10 @@ class Store:
         member_row, claim_row = row[:split], row[split + 1 : claim_end]
         member = None
         if member_row[0] is not None:
-            member = self._held(m.Member, dict(zip(members.c.keys(), member_row, strict=True)))
+            member = self._held(m.Member, row_by_column(members, member_row))
         claim = None
         if claim_row[0] is not None:
-            claim = loaded(m.Domain, dict(zip(domains.c.keys(), claim_row, strict=True)))
+            claim = loaded(m.Domain, row_by_column(domains, claim_row))
         return member, bool(row[split]), claim
 
     def from_row(self, cls: type[T], values: dict[str, Any]) -> T:
@@ -829,8 +836,8 @@ class Store:
             return None
         row = found[0]
         split, end = len(scim_tokens.c), len(scim_tokens.c) + len(organizations.c)
-        token = loaded(m.ScimToken, dict(zip(scim_tokens.c.keys(), row[:split], strict=True)))
-        org = loaded(m.Organization, dict(zip(organizations.c.keys(), row[split:end], strict=True)))
+        token = loaded(m.ScimToken, row_by_column(scim_tokens, row[:split]))
+        org = loaded(m.Organization, row_by_column(organizations, row[split:end]))
         if not self.write:
             return token, org
         if checked:
@@ -861,7 +868,7 @@ class Store:
         found = self.read(hot.connection_by_slug(), {"slug": slug})
         if not found:
             return None
-        return loaded(m.SsoConnection, dict(zip(sso_connections.c.keys(), found[0], strict=True)))
+        return loaded(m.SsoConnection, row_by_column(sso_connections, found[0]))
 
     # -- invitations ---------------------------------------------------------------------------------------
     def invitation_by_hash(self, token_hash: str) -> m.Invitation | None:
