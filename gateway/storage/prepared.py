@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,15 +42,23 @@ class Prepared:
     """Values of columns the row may leave out: their scalar ``default`` (what SQLAlchemy would send)."""
     direct: bool = False
     """Sent to the driver's cursor itself (``_direct``): a write (INSERT, upsert, UPDATE, DELETE) or SQL text."""
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False)
+    """The positions (in ``names``) of the values that pass through a processor, with it."""
+
+    def __post_init__(self) -> None:
+        pairs = tuple((i, process) for i, process in enumerate(self.processors) if process is not None)
+        object.__setattr__(self, "processed", pairs)
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """``row``'s values in the statement's order, each through its column's processor (``None`` as is)."""
         if self.defaults:
             row = {**self.defaults, **row}
-        processed = [
-            value if process is None or value is None else process(value)
-            for value, process in zip((row[name] for name in self.names), self.processors, strict=True)
-        ]
-        return tuple(processed) if self.positional else dict(zip(self.names, processed, strict=True))
+        values = [row[name] for name in self.names]
+        for i, process in self.processed:
+            value = values[i]
+            if value is not None:
+                values[i] = process(value)
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
 
 @functools.lru_cache(maxsize=512)
