@@ -105,14 +105,17 @@ class ServiceBase:
         return event
 
     @staticmethod
-    def locked_org(tx: Store, org_id: str, *, exclusive: bool = False) -> m.Organization:
+    def locked_org(
+        tx: Store, org_id: str, *, exclusive: bool = False, email: str | None = None
+    ) -> m.Organization:
         """The organization row, locked for the rest of the transaction.
 
         Membership changes take it shared: they run side by side (uniqueness is the database's constraints'
         job, and a change that can remove the last Admin also takes ``Store.lock_admin_changes``), while a
         change of the organization itself (its mode, its settings, its credit balance) takes it exclusively,
-        waiting for every change in flight and making later ones wait and then see the new state."""
-        org = tx.org(org_id, lock=EXCLUSIVE if exclusive else SHARE)
+        waiting for every change in flight and making later ones wait and then see the new state. ``email``:
+        the join lock the caller takes next (``Store.org``)."""
+        org = tx.org(org_id, lock=EXCLUSIVE if exclusive else SHARE, email=email)
         if org is None:
             raise NotFound("No such organization.", org_id=org_id)
         return org

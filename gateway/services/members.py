@@ -276,7 +276,7 @@ class MemberService(ServiceBase):
         transaction goes on), one raised by the writes is raised after their savepoint rolled back."""
         with self.db.transaction() as tx:
             try:
-                org = self.locked_org(tx, org_id)
+                org = self.locked_org(tx, org_id, email=email)
                 existing, blocked, domain = tx.member_block_and_domain(org.id, email, email_domain(email))
                 if domain is None or domain.org_id == org.id:
                     note_domain_free(tx, org.id, email_domain(email))

@@ -85,6 +85,11 @@ def row_of(obj: object) -> dict[str, Any]:
     return dict(zip(keys, values(obj), strict=True))
 
 
+def _email_key(org_id: str, email: str) -> str:
+    """What PostgreSQL's join lock of ``email`` in ``org_id`` is taken on (``hot.LOCK_EMAIL``)."""
+    return f"{org_id}:{email}"
+
+
 def row_by_column(table: sa.Table, row: Sequence[Any]) -> dict[str, Any]:
     """``row`` (the values of ``table``'s columns, in the table's order, as a plain read gives them) by column."""
     return dict(zip(table.c.keys(), row, strict=True))
@@ -120,6 +125,7 @@ class Store:
         self._org_locks: dict[str, int] = {}
         self._orgs: dict[str, m.Organization] = {}
         self._locked_members: set[str] = set()
+        self._emails_locked: set[str] = set()
         self._admin_changes_locked: set[str] = set()
         self._first_write: FirstWrite | None = None
         self._org_reads_checked = False
@@ -136,6 +142,7 @@ class Store:
     def forget_locks(self) -> None:
         """After a rollback to a savepoint: the locks taken since it are gone, so take them again if needed."""
         self._org_locks.clear()
+        self._emails_locked.clear()
         self._locked_members.clear()
         self._admin_changes_locked.clear()
 
@@ -340,13 +347,14 @@ class Store:
         (driver SQL bypasses the engine's ``before_execute`` hook, which would take it)."""
         if needs_write_lock(statement):
             self.serialize()
-        transaction = self.session.get_transaction()
+        session = self.session
+        transaction = session.get_nested_transaction() or session.get_transaction()
         if self._connection is None or transaction is not self._connection_of or not transaction.is_active:
             # ``Session.connection`` finds the connection through the session's transaction on each call (3% of
-            # a SCIM create); it is the same until that transaction ends. One that a failure deactivated is
-            # asked again, so that it raises as it should.
-            self._connection = self.session.connection()
-            self._connection_of = self.session.get_transaction()
+            # a SCIM create); it is the same until that transaction ends. A savepoint's is asked for (the first
+            # call sends its SAVEPOINT), and so is one that a failure deactivated, so that it raises.
+            self._connection = session.connection()
+            self._connection_of = session.get_nested_transaction() or session.get_transaction()
         return self._connection
 
     def insert_chain(self, parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> None:
@@ -429,16 +437,26 @@ class Store:
         return list(self.session.scalars(stmt.where(keyset.follows(after)).limit(limit)).all()), None
 
     # -- organizations -------------------------------------------------------------------------------------
-    def org(self, org_id: str, *, lock: bool | int = False) -> m.Organization | None:
+    def org(
+        self, org_id: str, *, lock: bool | int = False, email: str | None = None
+    ) -> m.Organization | None:
         """The organization; ``lock`` (``SHARE`` or ``EXCLUSIVE``; ``True`` is exclusive) takes its row lock
         so mode checks and writes happen atomically. A lock already held by this transaction is not taken
-        again, and an unlocked read comes from the transaction's identity map when it can."""
+        again, and an unlocked read comes from the transaction's identity map when it can. ``email`` (with
+        ``lock``): the caller takes that email's join lock next (``lock_email``); on PostgreSQL the statement
+        that locks the organization takes it too, so ``lock_email`` then sends nothing."""
         strength = EXCLUSIVE if lock is True else int(lock)
         if not strength or self._org_locks.get(org_id, 0) >= strength:
             return self._keep(self._orgs.get(org_id) or self._by_id(m.Organization, org_id))
         if self.dialect == "sqlite":
             return self._org_sqlite(org_id, strength)
-        org = self._keep(self._read_org(hot.org_row_locked(strength), org_id))
+        if email is None:
+            org = self._keep(self._read_org(hot.org_row_locked(strength), org_id))
+        else:
+            key = _email_key(org_id, email)
+            stmt = hot.org_row_locked(strength, email_lock=True)
+            org = self._keep(self._read_org(stmt, org_id, {"email_key": key}))
+            self._emails_locked.add(key)
         if org is not None:
             self._org_locks[org_id] = strength
         return org
@@ -461,12 +479,14 @@ class Store:
             self._org_locks[org_id] = strength
         return org
 
-    def _read_org(self, stmt: sa.Select[Any], org_id: str) -> m.Organization | None:
+    def _read_org(
+        self, stmt: sa.Select[Any], org_id: str, params: Mapping[str, Any] | None = None
+    ) -> m.Organization | None:
         """The organization read over what the session holds (a locking read, or SQLite's read under the write
         lock), as a plain row: loading it as an ORM entity with ``populate_existing`` cost a sign-in more
-        Python than the statement itself."""
+        Python than the statement itself. ``params``: what else ``stmt`` binds."""
         self._autoflush()
-        found = self.read(stmt, {"org_id": org_id})
+        found = self.read(stmt, {"org_id": org_id, **(params or {})})
         if not found:
             return None
         row = found[0]
@@ -534,7 +554,10 @@ class Store:
         if self.dialect != "postgresql":
             self.serialize()
             return
-        self.send(hot.LOCK_EMAIL, {"key": f"{org_id}:{email}"})
+        key = _email_key(org_id, email)
+        if key not in self._emails_locked:
+            self.send(hot.LOCK_EMAIL, {"key": key})
+            self._emails_locked.add(key)
 
     def note_member_locked(self, member_id: str) -> None:
         """A member this transaction inserted: nobody else sees the row before commit, so it counts as locked."""

@@ -9,8 +9,8 @@ from statement_counter import count_statements
 from .conftest import Tenant
 from .peer import Browser
 
-JIT_CALLBACK = ({"sqlite": 12, "postgresql": 9}, 3)
-RETURNING_CALLBACK = ({"sqlite": 8, "postgresql": 8}, 3)
+JIT_CALLBACK = ({"sqlite": 12, "postgresql": 8}, 3)
+RETURNING_CALLBACK = ({"sqlite": 8, "postgresql": 7}, 3)
 
 
 def _callback(browser: Browser, tenant: Tenant, login: str, app_services):  # type: ignore[no-untyped-def]

@@ -97,6 +97,23 @@ def test_a_unique_violation_is_an_integrity_error(db: Database) -> None:
         tx.send(hot.insert_into(organizations), row)
 
 
+def test_a_write_sent_in_a_savepoint_is_undone_with_it(db: Database) -> None:
+    """The store keeps its connection for the transaction; a savepoint's statements still run inside it."""
+    org_id = insert_org(db)
+    statement = hot.insert_rows(audit_events, AUDIT_KEYS)
+    with db.scope(write=True):
+        with db.transaction() as tx:
+            tx.send(statement, _audit(org_id, "kept"))
+        with pytest.raises(LookupError), db.transaction(savepoint=True) as tx:
+            tx.send(statement, _audit(org_id, "undone"))
+            raise LookupError
+        with db.transaction() as tx:
+            tx.send(statement, _audit(org_id, "after"))
+    with db.engine.connect() as conn:
+        actions = conn.scalars(sa.select(audit_events.c.action).where(audit_events.c.org_id == org_id)).all()
+    assert sorted(actions) == ["after", "kept"]
+
+
 def test_a_statement_is_compiled_once_per_dialect(db: Database) -> None:
     statement = hot.insert_rows(audit_events, AUDIT_KEYS)
     first = prepared.prepared(statement, db.engine.dialect)
