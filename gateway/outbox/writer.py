@@ -14,7 +14,7 @@ from gateway.outbox.events import Described, describe, iso, new_event_id
 from gateway.outbox.sealing import Sealer
 from gateway.storage.outbox_store import OutboxStore
 from gateway.storage.outbox_tables import MessageKind, MessageStatus, OutboxEvent, OutboxMessage
-from gateway.storage.store import Store
+from gateway.storage.store import Store, fresh
 
 SUPERSEDED = "superseded by a newer invitation email"
 _PENDING = "outbox.pending"
@@ -112,7 +112,8 @@ class OutboxWriter:
         self, org: m.Organization | None, audit: m.AuditEvent, item: Described, seq: int
     ) -> OutboxEvent:
         event_id = self.event_ids()
-        return OutboxEvent(
+        return fresh(
+            OutboxEvent,
             org_id=audit.org_id,
             seq=seq,
             event_id=event_id,

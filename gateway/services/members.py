@@ -31,7 +31,7 @@ from gateway.services.domains import (
 )
 from gateway.storage.constraints import register_constraint_error
 from gateway.storage.key_custody import revoke_keys_created_by
-from gateway.storage.store import Store
+from gateway.storage.store import Store, fresh
 
 UNREAD = object()
 """``join(existing=...)`` when the caller has not read the member with that email yet."""
@@ -124,7 +124,8 @@ class MemberService(ServiceBase):
         assert member is None or isinstance(member, m.Member)
         restored = member is not None
         if member is None:
-            member = m.Member(
+            member = fresh(
+                m.Member,
                 id=new_id(),
                 org_id=org.id,
                 email=email,
@@ -153,7 +154,11 @@ class MemberService(ServiceBase):
                 tx.add(m.ProjectMembership(new_id(), org.id, project_id, member.id, now))
         else:
             # A new member is written at once, whole (a join is the hot path of a first sync).
-            tx.insert_new(member, m.ProjectMembership(new_id(), org.id, project_id, member.id, now))
+            membership = fresh(
+                m.ProjectMembership,
+                id=new_id(), org_id=org.id, project_id=project_id, member_id=member.id, created_at=now,
+            )  # fmt: skip
+            tx.insert_new(member, membership)
             tx.note_member_locked(member.id)
         self.audit(
             tx, org.id, actor, "member.joined", member,

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from gateway.domain import model as m
 from gateway.services.base import ServiceBase, hash_token, new_id
+from gateway.storage.store import fresh
 
 IDLE_TIMEOUT = timedelta(hours=8)
 ABSOLUTE_TIMEOUT = timedelta(hours=24)
@@ -59,7 +60,8 @@ class SessionService(ServiceBase):
             if previous_token:
                 tx.revoke_session_by_hash(hash_token(previous_token), now)
             member = self.found(tx.get(m.Member, org_id, member_id), "member")
-            session = m.WebSession(
+            session = fresh(
+                m.WebSession,
                 id=new_id(), token_hash=issued.token_hash, created_at=now, last_seen_at=now,
                 expires_at=now + self.absolute_timeout, org_id=org_id, member_id=member.id, data=dict(data),
             )  # fmt: skip
