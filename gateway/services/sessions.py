@@ -51,14 +51,15 @@ class SessionService(ServiceBase):
         """End the browser's previous session (``previous_token``, if any) and start a fresh one for the member,
         in one transaction; returns the new session's token (a new token every sign-in, as ``start``).
 
-        Nothing in a sign-in reads the new session back, so its row waits for the transaction's last statement
-        (``Store.insert_at_commit``): on PostgreSQL it goes in one statement with the audit rows, a round trip
-        fewer than ``end`` and ``start``."""
+        Nothing in a sign-in reads the new session back, nor the previous one, so its row and the previous one's
+        end wait for the transaction's last statement (``Store.insert_at_commit``, ``Store.update_at_commit``):
+        on PostgreSQL they go in one statement with the audit rows, two round trips fewer than ``end`` and
+        ``start``."""
         issued = self.tokens.issue("gws")
         now = self.now()
         with self.db.transaction() as tx:
             if previous_token:
-                tx.revoke_session_by_hash(hash_token(previous_token), now)
+                tx.revoke_session_by_hash(hash_token(previous_token), now, at_commit=True)
             member = self.found(tx.get(m.Member, org_id, member_id), "member")
             session = fresh(
                 m.WebSession,

@@ -9,10 +9,13 @@ mapping must exist by then) and reused; values go in as bound parameters, never 
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import psycopg2
 
 from gateway.domain import groups as g
 from gateway.domain import model as m
@@ -55,8 +58,12 @@ CHAIN_ROWS = 64
 """Rows up to which ``insert_chain`` sends a statement of a known shape, compiled once (see there)."""
 
 
+Updates = Sequence[tuple[sa.Update, Mapping[str, Any]]]
+"""Prebuilt UPDATEs (each built once) with their values, sent as data-modifying CTEs of a chain."""
+
+
 def insert_chain(
-    parts: list[tuple[sa.Table, list[dict[str, Any]]]],
+    parts: list[tuple[sa.Table, list[dict[str, Any]]]], updates: Updates = ()
 ) -> tuple[sa.Executable, dict[str, Any]]:
     """PostgreSQL: the rows of several tables in one statement and its parameters: each table's rows a
     data-modifying CTE of the last table's INSERT (one round trip instead of one per table; foreign keys are
@@ -66,10 +73,15 @@ def insert_chain(
     SQLAlchemy compiles a multi-row ``VALUES`` anew on every call (it has no cache key), which cost a SCIM create a
     fifth of its time. Up to ``CHAIN_ROWS`` rows (what one request writes), the statement is therefore written
     once per shape (tables, columns, rows per table) as SQL text with typed bound parameters, which SQLAlchemy's
-    compiled cache keeps. A larger batch (a group change naming thousands of members) is built for itself."""
+    compiled cache keeps. A larger batch (a group change naming thousands of members) is built for itself.
+
+    ``updates`` go in the same statement (``chained_updates``); a larger batch takes none."""
     if not chain_fits(parts):
+        if updates:
+            raise ValueError("A chain built for its values takes no updates: send them first.")
         return _chain_of_batches(parts), {}
-    return _chain_of_shape(_shape(parts)), _chain_params(parts)
+    statements, params = _updates_key(updates)
+    return _chain_of_shape(_shape(parts), statements), {**_chain_params(parts), **params}
 
 
 def chain_fits(parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> bool:
@@ -111,12 +123,41 @@ def _inserts_of_shape(shape: _Shape) -> tuple[list[sa.BindParameter[Any]], list[
     return binds, inserts
 
 
+def _updates_key(updates: Updates) -> tuple[tuple[sa.Update, ...], dict[str, Any]]:
+    """The UPDATEs of ``updates`` (part of a chain's shape) and their values, named as ``chained_updates``
+    binds them."""
+    params = {f"u{u}_{key}": value for u, (_, values) in enumerate(updates) for key, value in values.items()}
+    return tuple(statement for statement, _ in updates), params
+
+
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+_PYFORMAT_DIALECT = psycopg2.dialect()
+"""PostgreSQL's SQL with ``%(name)s`` parameters and no casts after them (which would end a ``:name`` early)."""
+
+
+def chained_updates(statements: tuple[sa.Update, ...]) -> tuple[list[sa.BindParameter[Any]], list[str]]:
+    """PostgreSQL: each prebuilt UPDATE as a data-modifying CTE (``updated_<n>``), its parameters renamed
+    ``u<n>_<name>`` and typed as the statement types them. An UPDATE in a chain sees the rows as they were when
+    the statement began (not those its INSERTs add), and its changes are there at the commit."""
+    binds: list[sa.BindParameter[Any]] = []
+    ctes: list[str] = []
+    for u, statement in enumerate(statements):
+        compiled = statement.compile(dialect=_PYFORMAT_DIALECT)
+        if any(not bind.required for bind in compiled.binds.values()):
+            raise ValueError("A chained UPDATE binds every value it uses.")
+        binds.extend(sa.bindparam(f"u{u}_{name}", type_=bind.type) for name, bind in compiled.binds.items())
+        sql = _PYFORMAT.sub(lambda found, u=u: f":u{u}_{found.group(1)}", compiled.string)
+        ctes.append(f"updated_{u} AS ({sql})")
+    return binds, ctes
+
+
 @functools.lru_cache(maxsize=256)
-def _chain_of_shape(shape: _Shape) -> sa.TextClause:
+def _chain_of_shape(shape: _Shape, updates: tuple[sa.Update, ...] = ()) -> sa.TextClause:
     binds, inserts = _inserts_of_shape(shape)
+    update_binds, update_ctes = chained_updates(updates)
     *firsts, last = inserts
-    ctes = ", ".join(f"rows_{i} AS ({sql})" for i, sql in enumerate(firsts))
-    return sa.text(f"WITH {ctes} {last}" if ctes else last).bindparams(*binds)
+    ctes = ", ".join([*update_ctes, *(f"rows_{i} AS ({sql})" for i, sql in enumerate(firsts))])
+    return sa.text(f"WITH {ctes} {last}" if ctes else last).bindparams(*binds, *update_binds)
 
 
 NUMBERED = "numbered"
@@ -125,7 +166,10 @@ _NUMBERED_COLUMNS = ("org_id", "event_id", "type", "occurred_at", "payload")
 
 
 def numbered_chain(
-    org_id: str, events: list[dict[str, Any]], parts: list[tuple[sa.Table, list[dict[str, Any]]]]
+    org_id: str,
+    events: list[dict[str, Any]],
+    parts: list[tuple[sa.Table, list[dict[str, Any]]]],
+    updates: Updates = (),
 ) -> tuple[sa.TextClause, dict[str, Any]]:
     """PostgreSQL: ``insert_chain`` of ``parts`` that also takes the organization's next ``len(events)`` event
     numbers and inserts ``events`` (rows of ``outbox_events`` without ``seq``) with them, the payload's
@@ -138,13 +182,17 @@ def numbered_chain(
     for that moment alone, not for the whole end of each other's transactions."""
     params = {f"{NUMBERED}_{r}_{key}": row[key] for r, row in enumerate(events) for key in _NUMBERED_COLUMNS}
     params[f"{NUMBERED}_org_id"] = org_id
-    return _numbered_chain_of_shape(len(events), _shape(parts)), {**params, **_chain_params(parts)}
+    statements, update_params = _updates_key(updates)
+    statement = _numbered_chain_of_shape(len(events), _shape(parts), statements)
+    return statement, {**params, **_chain_params(parts), **update_params}
 
 
 @functools.lru_cache(maxsize=256)
-def _numbered_chain_of_shape(count: int, parts: _Shape) -> sa.TextClause:
+def _numbered_chain_of_shape(count: int, parts: _Shape, updates: tuple[sa.Update, ...] = ()) -> sa.TextClause:
     events = outbox_events.c
     binds, inserts = _inserts_of_shape(parts)
+    update_binds, update_ctes = chained_updates(updates)
+    binds.extend(update_binds)
     binds.append(sa.bindparam(f"{NUMBERED}_org_id", type_=outbox_cursors.c.org_id.type))
     values = []
     for r in range(count):
@@ -162,6 +210,7 @@ def _numbered_chain_of_shape(count: int, parts: _Shape) -> sa.TextClause:
         f"CAST(jsonb_set(CAST(v.payload AS jsonb), '{{sequence}}', to_jsonb({seq})) AS json) "
         f"FROM seq_cursor, (VALUES {', '.join(values)}) AS v (n, {', '.join(_NUMBERED_COLUMNS)}) ORDER BY v.n)",
     ]
+    ctes.extend(update_ctes)
     ctes.extend(f"rows_{t} AS ({sql})" for t, sql in enumerate(inserts))
     quote = postgresql.dialect().identifier_preparer.quote
     endpoints = sa.inspect(WebhookEndpoint).local_table.name

@@ -154,7 +154,8 @@ class PreparedRead:
     """A SELECT compiled for one dialect: its SQL and bound parameters, and each selected column's processor."""
 
     query: Prepared
-    results: tuple[Processor, ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """The positions of the selected columns whose values pass through a result processor, with it."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -164,10 +165,11 @@ def prepared_read(statement: sa.Select[Any], dialect: sa.Dialect) -> PreparedRea
     query = prepared(statement, dialect)
     if query is None:
         return None
-    results = tuple(
+    processors = (
         column.type.dialect_impl(dialect).result_processor(dialect, None)
         for column in statement.selected_columns
     )
+    results = tuple((i, process) for i, process in enumerate(processors) if process is not None)
     return PreparedRead(query, results)
 
 
@@ -180,11 +182,12 @@ def read(conn: sa.Connection, statement: sa.Select[Any], params: Mapping[str, An
     if form is None:
         return [tuple(row) for row in conn.execute(statement, params)]
     fetched = _direct(conn, form.query.sql, form.query.values(params), False, fetch=True)
-    processors = form.results
-    return [
-        tuple(
-            value if process is None else process(value)
-            for value, process in zip(row, processors, strict=True)
-        )
-        for row in fetched
-    ]
+    if not form.results:
+        return [tuple(row) for row in fetched]
+    rows = []
+    for row in fetched:
+        values = list(row)
+        for i, process in form.results:
+            values[i] = process(values[i])
+        rows.append(tuple(values))
+    return rows

@@ -51,6 +51,7 @@ EXCLUSIVE = 2
 _AUDIT = "audit.pending"
 _AT_COMMIT = "rows.at_commit"
 _NUMBERED = "events.numbered_at_commit"
+_UPDATED_AT_COMMIT = "updates.at_commit"
 _AUDIT_COLUMNS = (
     "org_id", "at", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id", "ip",
     "request_id", "details",
@@ -256,17 +257,32 @@ class Store:
             raise ValueError("A transaction numbers the events of one organization at its commit.")
         self.info[_NUMBERED] = (org_id, events, then)
 
+    def update_at_commit(self, statement: sa.Update, values: Mapping[str, Any]) -> None:
+        """PostgreSQL: run the prebuilt UPDATE ``statement`` with ``values`` in the statement that writes the rows
+        waiting for the commit (``insert_at_commit``; a data-modifying CTE, no round trip of its own), or alone
+        if none wait. SQLite: now. For a change nothing in the transaction reads back."""
+        if self.dialect != "postgresql":
+            self.send(statement, values)
+            return
+        self.buffer(_UPDATED_AT_COMMIT, (statement, values))
+
     def _write_rows_at_commit(self) -> None:
         waiting: list[tuple[sa.Table, dict[str, Any]]] = self.info.pop(_AT_COMMIT, [])
+        updates: list[tuple[sa.Update, Mapping[str, Any]]] = self.info.pop(_UPDATED_AT_COMMIT, [])
         by_table: dict[sa.Table, list[dict[str, Any]]] = {}
         for table, row in waiting:
             by_table.setdefault(table, []).append(row)
+        parts = list(by_table.items())
+        if updates and not (parts and hot.chain_fits(parts)):
+            for statement, values in updates:  # nothing to go with, or a batch built for itself
+                self.send(statement, values)
+            updates = []
         numbered = self.info.pop(_NUMBERED, None)
         if numbered is not None:
-            self._write_numbered(*numbered, by_table)
+            self._write_numbered(*numbered, by_table, updates)
             return
-        if len(by_table) > 1 and self.dialect == "postgresql":
-            self.insert_chain(list(by_table.items()))
+        if (len(by_table) > 1 or updates) and self.dialect == "postgresql":
+            self.insert_chain(parts, updates)
             return
         for table, rows in by_table.items():
             self.send(hot.insert_rows(table, tuple(rows[0])), rows[0] if len(rows) == 1 else rows)
@@ -277,11 +293,14 @@ class Store:
         events: list[dict[str, Any]],
         then: Callable[[int, bool], None],
         by_table: dict[sa.Table, list[dict[str, Any]]],
+        updates: hot.Updates,
     ) -> None:
         parts = list(by_table.items())
         if len(events) + sum(len(rows) for rows in by_table.values()) <= hot.CHAIN_ROWS:
-            ((last, has_endpoints),) = self.fetch(*hot.numbered_chain(org_id, events, parts))
+            ((last, has_endpoints),) = self.fetch(*hot.numbered_chain(org_id, events, parts, updates))
         else:
+            for statement, values in updates:
+                self.send(statement, values)
             # A large batch: number first, then send the rows as ``insert_chain`` builds them for themselves.
             ((last, has_endpoints),) = self.fetch(
                 hot.reserve_seqs(self.dialect),
@@ -388,9 +407,12 @@ class Store:
             self._connection_of = session.get_nested_transaction() or session.get_transaction()
         return self._connection
 
-    def insert_chain(self, parts: list[tuple[sa.Table, list[dict[str, Any]]]]) -> None:
-        """PostgreSQL: ``hot.insert_chain`` of ``parts``, sent as a hot statement when it has a known shape."""
-        statement, values = hot.insert_chain(parts)
+    def insert_chain(
+        self, parts: list[tuple[sa.Table, list[dict[str, Any]]]], updates: hot.Updates = ()
+    ) -> None:
+        """PostgreSQL: ``hot.insert_chain`` of ``parts`` (and ``updates``), sent as a hot statement when it has a
+        known shape."""
+        statement, values = hot.insert_chain(parts, updates)
         if hot.chain_fits(parts):
             self.send(statement, values)
         else:
@@ -1013,10 +1035,15 @@ class Store:
         self._keep(row[2])
         return row[0], row[1], row[2]
 
-    def revoke_session_by_hash(self, token_hash: str, now: datetime) -> None:
+    def revoke_session_by_hash(self, token_hash: str, now: datetime, *, at_commit: bool = False) -> None:
         """End the session with this token hash, if it is live (one UPDATE, nothing read first). A copy this
-        transaction already holds is brought up to date, as if the session had been read and changed."""
-        self.send(hot.revoke_session_by_hash(), {"hash": token_hash, "at": now})
+        transaction already holds is brought up to date, as if the session had been read and changed.
+        ``at_commit``: the UPDATE goes with the rows written at the commit (``update_at_commit``)."""
+        values = {"hash": token_hash, "at": now}
+        if at_commit:
+            self.update_at_commit(hot.revoke_session_by_hash(), values)
+        else:
+            self.send(hot.revoke_session_by_hash(), values)
         for held in list(self.session.identity_map.values()):
             if isinstance(held, m.WebSession) and held.token_hash == token_hash and held.revoked_at is None:
                 set_committed_value(held, "revoked_at", now)

@@ -10,7 +10,7 @@ from .conftest import Tenant
 from .peer import Browser
 
 JIT_CALLBACK = ({"sqlite": 12, "postgresql": 8}, 3)
-RETURNING_CALLBACK = ({"sqlite": 8, "postgresql": 7}, 3)
+RETURNING_CALLBACK = ({"sqlite": 8, "postgresql": 6}, 3)
 
 
 def _callback(browser: Browser, tenant: Tenant, login: str, app_services):  # type: ignore[no-untyped-def]

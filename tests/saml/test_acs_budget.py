@@ -21,7 +21,7 @@ from statement_counter import count_statements
 from gateway.services import Services
 
 JIT_SIGN_IN = ({"sqlite": 12, "postgresql": 7}, 1)
-RETURNING_SIGN_IN = ({"sqlite": 8, "postgresql": 6}, 1)
+RETURNING_SIGN_IN = ({"sqlite": 8, "postgresql": 5}, 1)
 
 
 def test_a_just_in_time_sign_in_costs_one_transaction(
