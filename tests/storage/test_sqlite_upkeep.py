@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from gateway.storage.db import UPKEEP_EVERY, Database
+from gateway.storage.db import CHECKPOINT_EVERY, UPKEEP_EVERY, Database
 from gateway.storage.search_tables import SQLITE_PENDING, SQLITE_TABLE, index_pending_members
 from gateway.storage.tables import members, metadata
 from gateway.storage.write_lock import WriteQueue
@@ -127,6 +127,19 @@ def test_write_transactions_run_the_upkeep(db: Database) -> None:
     finally:
         raw.close()
     assert busy == 0 and copied == log_frames
+
+
+def test_a_checkpoint_comes_with_every_few_upkeeps(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = insert_org(db)
+    checkpoints: list[object] = []
+    monkeypatch.setattr("gateway.storage.db.passive_checkpoint", checkpoints.append)
+    for i in range(UPKEEP_EVERY * CHECKPOINT_EVERY - 1):
+        with db.transaction() as tx:
+            _member(tx.session.connection(), org, f"m{i}@acme.test", f"Member {i}")
+    assert checkpoints == []
+    with db.transaction() as tx:
+        _member(tx.session.connection(), org, "last@acme.test", "Last")
+    assert len(checkpoints) == 1
 
 
 def test_connections_leave_checkpoints_to_the_upkeep(db: Database) -> None:
