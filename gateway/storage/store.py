@@ -273,11 +273,12 @@ class Store:
         for table, row in waiting:
             by_table.setdefault(table, []).append(row)
         parts = list(by_table.items())
-        if updates and not (parts and hot.chain_fits(parts)):
+        numbered = self.info.pop(_NUMBERED, None)
+        rows = sum(len(rows) for rows in by_table.values()) + (len(numbered[1]) if numbered else 0)
+        if updates and not ((parts or numbered) and rows <= hot.CHAIN_ROWS):
             for statement, values in updates:  # nothing to go with, or a batch built for itself
                 self.send(statement, values)
             updates = []
-        numbered = self.info.pop(_NUMBERED, None)
         if numbered is not None:
             self._write_numbered(*numbered, by_table, updates)
             return
@@ -299,8 +300,6 @@ class Store:
         if len(events) + sum(len(rows) for rows in by_table.values()) <= hot.CHAIN_ROWS:
             ((last, has_endpoints),) = self.fetch(*hot.numbered_chain(org_id, events, parts, updates))
         else:
-            for statement, values in updates:
-                self.send(statement, values)
             # A large batch: number first, then send the rows as ``insert_chain`` builds them for themselves.
             ((last, has_endpoints),) = self.fetch(
                 hot.reserve_seqs(self.dialect),
