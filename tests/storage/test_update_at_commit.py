@@ -16,6 +16,7 @@ from gateway.services import Services
 from gateway.services.base import hash_token
 from gateway.storage import hot_statements as hot
 from gateway.storage.db import Database
+from gateway.storage.outbox_tables import outbox_events
 from gateway.storage.tables import audit_events, web_sessions
 
 CLI = m.Actor.cli()
@@ -136,3 +137,34 @@ def test_a_chained_update_must_bind_every_value() -> None:
     constant = sa.update(web_sessions).where(web_sessions.c.token_hash == "fixed").values(revoked_at=AT)
     with pytest.raises(ValueError, match="binds every value"):
         hot.chained_updates((constant,))
+
+
+@pytest.mark.parametrize("count", [2, hot.CHAIN_ROWS + 1])
+def test_an_update_goes_with_numbered_events_or_before_too_many(
+    db: Database, signed_in: tuple[str, str, str], count: int
+) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("events are numbered at the commit on PostgreSQL only")
+    org_id, _, token = signed_in
+    events = [
+        {
+            "org_id": org_id,
+            "event_id": f"e-{i}",
+            "type": "member.updated",
+            "occurred_at": AT,
+            "payload": {"i": i},
+        }
+        for i in range(count)
+    ]
+    numbered: list[int] = []
+    with db.transaction() as tx:
+        tx.update_at_commit(*_revoke(token))
+        tx.number_at_commit(org_id, events, lambda last, _endpoints: numbered.append(last))
+    assert _revoked_at(db, token) == AT
+    with db.engine.connect() as conn:
+        stored = conn.scalar(
+            sa.select(sa.func.count()).where(
+                outbox_events.c.org_id == org_id, outbox_events.c.event_id.like("e-%")
+            )
+        )
+    assert stored == count and len(numbered) == 1
