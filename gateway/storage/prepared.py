@@ -21,13 +21,19 @@ own handling (``Connection._handle_dbapi_exception``, as for any statement): rai
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 Processor = Callable[[Any], Any] | None
+Processed = tuple[tuple[int, Callable[[Any], Any]], ...]
+"""Positions of values with the processor each passes through (the others pass as they are)."""
+
+
+def _processed(processors: Iterable[Processor]) -> Processed:
+    return tuple((i, process) for i, process in enumerate(processors) if process is not None)
 
 
 @dataclass(frozen=True)
@@ -36,18 +42,13 @@ class Prepared:
 
     sql: str
     names: tuple[str, ...]
-    processors: tuple[Processor, ...]
+    processed: Processed
+    """The positions (in ``names``) of the values that pass through a bind processor, with it."""
     positional: bool
     defaults: Mapping[str, Any]
     """Values of columns the row may leave out: their scalar ``default`` (what SQLAlchemy would send)."""
     direct: bool = False
     """Sent to the driver's cursor itself (``_direct``): a write (INSERT, upsert, UPDATE, DELETE) or SQL text."""
-    processed: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False)
-    """The positions (in ``names``) of the values that pass through a processor, with it."""
-
-    def __post_init__(self) -> None:
-        pairs = tuple((i, process) for i, process in enumerate(self.processors) if process is not None)
-        object.__setattr__(self, "processed", pairs)
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """``row``'s values in the statement's order, each through its column's processor (``None`` as is)."""
@@ -81,11 +82,11 @@ def prepared(statement: sa.Executable, dialect: sa.Dialect) -> Prepared | None:
         if not bind.required:  # a constant written into the statement (``status != 'removed'``)
             defaults.setdefault(name, bind.effective_value)
     names = tuple(compiled.positiontup) if compiled.positional else tuple(binds)  # type: ignore[attr-defined]
-    processors = tuple(_processor(binds[name].type, dialect) for name in names)
+    processed = _processed(_processor(binds[name].type, dialect) for name in names)
     direct = isinstance(statement, sa.TextClause) or bool(
         compiled.isinsert or compiled.isupdate or compiled.isdelete  # type: ignore[attr-defined]
     )
-    return Prepared(compiled.string, names, processors, bool(compiled.positional), defaults, direct)
+    return Prepared(compiled.string, names, processed, bool(compiled.positional), defaults, direct)
 
 
 def _processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Processor:
@@ -154,7 +155,7 @@ class PreparedRead:
     """A SELECT compiled for one dialect: its SQL and bound parameters, and each selected column's processor."""
 
     query: Prepared
-    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    results: Processed
     """The positions of the selected columns whose values pass through a result processor, with it."""
 
 
@@ -165,11 +166,10 @@ def prepared_read(statement: sa.Select[Any], dialect: sa.Dialect) -> PreparedRea
     query = prepared(statement, dialect)
     if query is None:
         return None
-    processors = (
+    results = _processed(
         column.type.dialect_impl(dialect).result_processor(dialect, None)
         for column in statement.selected_columns
     )
-    results = tuple((i, process) for i, process in enumerate(processors) if process is not None)
     return PreparedRead(query, results)
 
 
