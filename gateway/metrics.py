@@ -15,6 +15,7 @@ request is refused for its rate.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -132,11 +133,25 @@ def scim_resource(path: str) -> str:
     return "other"
 
 
+@functools.lru_cache(maxsize=1024)
+def _request_series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one (method, route, status): the same children
+    ``labels`` would find, kept, as looking them up cost more than counting (the cache is bounded, as a
+    client chooses the method)."""
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
+
+
+@functools.lru_cache(maxsize=1024)
+def _scim_series(resource: str, method: str, outcome: str) -> Any:
+    return SCIM_OPERATIONS.labels(resource, method, outcome)
+
+
 def record_request(method: str, route: str, status: int, elapsed: float, path: str) -> None:
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_LATENCY.labels(method, route).observe(elapsed)
+    requests, latency = _request_series(method, route, status)
+    requests.inc()
+    latency.observe(elapsed)
     if path.startswith("/scim/v2"):
-        SCIM_OPERATIONS.labels(scim_resource(path), method, outcome_of(status)).inc()
+        _scim_series(scim_resource(path), method, outcome_of(status)).inc()
 
 
 def record_sign_in(action: str, details: dict[str, Any], blueprint: str | None) -> None:

@@ -68,6 +68,8 @@ def init_observability(app: Flask, collectors: Iterable[Collector] = ()) -> None
         if response.status_code == 503 and "Retry-After" in response.headers:
             metrics.DB_UNAVAILABLE.labels(request.blueprint or "app").inc()
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        if not log.isEnabledFor(logging.INFO):
+            return response
         log.info(
             "request",
             extra={

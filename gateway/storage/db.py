@@ -165,9 +165,11 @@ class Database:
             try:
                 yield
                 if scope.store is not None:
-                    self._commit(scope.session, scope.store)  # type: ignore[arg-type]
+                    self._commit(scope.store)
             finally:
                 _SCOPE.reset(token)
+                if scope.store is not None:
+                    scope.store.close()
                 if scope.session is not None:
                     scope.session.close()
                     self._leave_queue(scope.session)
@@ -196,19 +198,21 @@ class Database:
                 raise
             return
         with storage_errors():
-            session: Session = self._sessions()
+            session = self._sessions() if write else None
+            store = self._begin(session) if session is not None else self._begin_reader()
             try:
-                store = self._begin(session, write)
                 try:
                     yield store
                 except BaseException as exc:
-                    session.rollback()
+                    if session is not None:
+                        session.rollback()
                     _raise_translated(exc)
                     raise
-                self._commit(session, store)
+                self._commit(store)
             finally:
-                session.close()
-                self._leave_queue(session)
+                store.close()
+                if session is not None:
+                    self._leave_queue(session)
         self._run_after_commit(store.after_commit_work)
         self._upkeep_if_due()
 
@@ -228,14 +232,20 @@ class Database:
 
     def _scope_store(self, scope: _Scope, write: bool) -> Store:
         if scope.store is None:
-            scope.session = scope.session or self._sessions()
-            scope.store = self._begin(scope.session, scope.write or write, rerun=scope.rerun)
+            if scope.write or write:
+                scope.session = scope.session or self._sessions()
+                scope.store = self._begin(scope.session, rerun=scope.rerun)
+            else:
+                scope.store = self._begin_reader()
         return scope.store
 
     def _rollback_scope(self, scope: _Scope) -> None:
-        if scope.session is not None and scope.store is not None:
-            scope.session.rollback()
-            self._leave_queue(scope.session)
+        if scope.store is not None:
+            if scope.store.reading:
+                scope.store.close()
+            elif scope.session is not None:
+                scope.session.rollback()
+                self._leave_queue(scope.session)
             scope.after_commit.clear()
         scope.store = None
 
@@ -272,39 +282,60 @@ class Database:
             if next(self._upkeeps) % CHECKPOINT_EVERY == 0:
                 passive_checkpoint(self._upkeep_engine)
 
-    def _begin(self, session: Session, write: bool, *, rerun: bool = False) -> Store:
-        deferred = write and self._writers is not None
-        token = _BEGIN_WRITE.set(write and not deferred)
+    def _begin(self, session: Session, *, rerun: bool = False) -> Store:
+        """A writer's unit of work, on ``session``."""
+        deferred = self._writers is not None
+        token = _BEGIN_WRITE.set(not deferred)
         try:
             session.begin()
-            if write or self.dialect != "postgresql":
-                conn = session.connection()
-            else:
-                # A PostgreSQL reader runs each statement in its own snapshot (autocommit), sparing the BEGIN
-                # and COMMIT round trips of a lookup; it locks nothing and writes nothing, so no statement of
-                # it needs another's snapshot. (SQLite readers send no BEGIN either: see the "begin" hook.)
-                conn = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            conn = session.connection()
         finally:
             _BEGIN_WRITE.reset(token)
-        store = Store(session, write=write, after_commit=self._after_commit_sink())
+        store = Store(session, write=True, after_commit=self._after_commit_sink())
         if deferred:
             first_write = FirstWrite(self._writers, session, conn, store.check_reads_before_lock)  # type: ignore[arg-type]
             store.defer_write_lock(first_write, org_reads_checked=rerun)
         return store
 
+    def _begin_reader(self) -> Store:
+        """A reader's unit of work, on a connection of its own (no ORM session unless it asks for one).
+
+        A PostgreSQL reader runs each statement in its own snapshot (autocommit), sparing the BEGIN and COMMIT
+        round trips of a lookup; it locks nothing and writes nothing, so no statement of it needs another's
+        snapshot. (SQLite readers send no BEGIN either: see the "begin" hook.)"""
+        conn = self.engine.connect()
+        token = _BEGIN_WRITE.set(False)
+        try:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.begin()
+        except BaseException:
+            conn.close()
+            raise
+        finally:
+            _BEGIN_WRITE.reset(token)
+        return Store(
+            write=False, after_commit=self._after_commit_sink(), reader=conn, sessions=self._sessions
+        )
+
     def _after_commit_sink(self) -> list[Callable[[Store], None]]:
         scope = _SCOPE.get()
         return scope.after_commit if scope is not None and scope.db is self else []
 
-    def _commit(self, session: Session, store: Store) -> None:
-        """Commit, unless a reader has nothing to commit: its statements ran in autocommit (see ``_begin``), so
-        closing the session is all that is left, and SQLAlchemy's commit would only cost time on each lookup."""
+    def _commit(self, store: Store) -> None:
+        """Commit, unless a reader has nothing to commit: its statements ran in autocommit (see
+        ``_begin_reader``), so closing its connection is all that is left, and a commit would only cost time on
+        each lookup. A reader that wrote after all (rows waiting for the commit, changes its session holds) has
+        them flushed in autocommit and its session's commit noted (``call_with_retries`` runs nothing again
+        after a commit)."""
         try:
             wrote = store.run_before_commit()
-            if store.write or wrote or session.new or session.dirty or session.deleted:
-                session.commit()
+            held = store.has_session and (store.session.new or store.session.dirty or store.session.deleted)
+            if store.write or wrote or held:
+                store.session.commit()
         except BaseException as exc:
-            session.rollback()
+            if store.has_session:
+                store.session.rollback()
             _raise_translated(exc)
             raise
 

@@ -142,12 +142,23 @@ def fresh(cls: type[T], **values: Any) -> T:
 class Store:
     def __init__(
         self,
-        session: Session,
+        session: Session | None = None,
         *,
         write: bool = True,
         after_commit: list[Callable[[Store], None]] | None = None,
+        reader: sa.Connection | None = None,
+        sessions: Callable[..., Session] | None = None,
     ) -> None:
-        self.session = session
+        """A writer's store runs on ``session``. A reader's runs on its own connection, ``reader``: its hot
+        reads (``read``) need no ORM session, whose life cost a SCIM lookup more than its SQL; one is made
+        from ``sessions`` on that connection when a query of the ORM asks for it (``session``)."""
+        if session is None and (reader is None or sessions is None):
+            raise TypeError("a store needs a session, or a reader's connection and a session factory")
+        self._session = session
+        self._reader = reader
+        self._sessions = sessions
+        bind = reader if reader is not None else session.get_bind()  # type: ignore[union-attr]
+        self.dialect: str = bind.dialect.name
         self.write = write
         self.after_commit_work: list[Callable[[Store], None]] = (
             after_commit if after_commit is not None else []
@@ -168,8 +179,28 @@ class Store:
         self._connection: sa.Connection | None = None
 
     @property
-    def dialect(self) -> str:
-        return self.session.get_bind().dialect.name
+    def session(self) -> Session:
+        """The ORM session; a reader's is made on its connection the first time it is asked for, joining the
+        connection's transaction (it neither commits nor ends it: ``close`` does)."""
+        if self._session is None:
+            self._session = self._sessions(bind=self._reader)  # type: ignore[misc]
+        return self._session
+
+    @property
+    def has_session(self) -> bool:
+        return self._session is not None
+
+    @property
+    def reading(self) -> bool:
+        """A reader's store, on a connection of its own."""
+        return self._reader is not None
+
+    def close(self) -> None:
+        """End the session, if one was made, and give a reader's connection back to the pool."""
+        if self._session is not None:
+            self._session.close()
+        if self._reader is not None:
+            self._reader.close()
 
     def forget_locks(self) -> None:
         """After a rollback to a savepoint: the locks taken since it are gone, so take them again if needed."""
@@ -394,6 +425,8 @@ class Store:
     def _hot_connection(self, statement: sa.Executable) -> sa.Connection:
         """The connection a hot statement runs on, SQLite's write lock taken first when the statement needs it
         (driver SQL bypasses the engine's ``before_execute`` hook, which would take it)."""
+        if self._reader is not None:
+            return self._reader
         if needs_write_lock(statement):
             self.serialize()
         session = self.session
