@@ -199,8 +199,9 @@ class Database:
             return
         with storage_errors():
             session = self._sessions() if write else None
-            store = self._begin(session) if session is not None else self._begin_reader()
+            opened: Store | None = None
             try:
+                store = opened = self._begin(session) if session is not None else self._begin_reader()
                 try:
                     yield store
                 except BaseException as exc:
@@ -210,8 +211,10 @@ class Database:
                     raise
                 self._commit(store)
             finally:
-                store.close()
+                if opened is not None:
+                    opened.close()
                 if session is not None:
+                    session.close()
                     self._leave_queue(session)
         self._run_after_commit(store.after_commit_work)
         self._upkeep_if_due()

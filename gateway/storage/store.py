@@ -196,11 +196,13 @@ class Store:
         return self._reader is not None
 
     def close(self) -> None:
-        """End the session, if one was made, and give a reader's connection back to the pool."""
+        """A reader's store: end the session it made, if any, and give its connection back to the pool. (A
+        writer's session belongs to the ``Database`` that began it, which ends it.)"""
+        if self._reader is None:
+            return
         if self._session is not None:
             self._session.close()
-        if self._reader is not None:
-            self._reader.close()
+        self._reader.close()
 
     def forget_locks(self) -> None:
         """After a rollback to a savepoint: the locks taken since it are gone, so take them again if needed."""
