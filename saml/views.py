@@ -174,6 +174,7 @@ def verify_response(connection: m.SsoConnection, posted: str | None) -> SamlIden
         not_on_or_after=facts.not_on_or_after,
         in_response_to=facts.in_response_to,
         browser_secret=binding.presented(),
+        signs_in=identity.email,
     )
     return identity
 

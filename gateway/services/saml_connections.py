@@ -27,7 +27,7 @@ from lxml import etree
 
 from gateway.domain import model as m
 from gateway.domain.errors import DomainError, InvalidInput, NotFound
-from gateway.domain.policy import slugify
+from gateway.domain.policy import normalize_email, slugify
 from gateway.presets import load_preset
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, hash_token, new_id
 from gateway.services.domains import DomainService
@@ -606,12 +606,15 @@ class SamlConnectionService(ServiceBase):
         in_response_to: str | None,
         browser_secret: str | None = None,
         kind: str = "authn",
+        signs_in: str | None = None,
     ) -> None:
         """Consume the request the assertion answers and record its ID, atomically; ``SamlRefused`` when
         the request is unknown, used or expired, was started in another browser (its binding cookie is not
         ``browser_secret``), or the assertion was seen before (a replay). ``kind`` is the remembered request's
         kind (``test`` for a test sign-in, which a real sign-in cannot consume; it changes no session, so it
-        is not bound to the browser)."""
+        is not bound to the browser). ``signs_in``: the email the caller signs in next in this transaction; on
+        PostgreSQL the statement that records the assertion then also takes the locks that sign-in takes
+        first (``SamlStore.record_assertion_locking_sign_in``), a round trip fewer."""
         now = self.now()
         expires = (not_on_or_after + CLOCK_SKEW) if not_on_or_after else now + REPLAY_FALLBACK_LIFETIME
         with self.db.transaction() as tx:
@@ -620,7 +623,14 @@ class SamlConnectionService(ServiceBase):
                 connection_id=connection.id, assertion_id=assertion_id, org_id=connection.org_id,
                 seen_at=now, expires_at=max(expires, now + CLOCK_SKEW),
             )  # fmt: skip
-            if in_response_to is None:
+            request = None if in_response_to is None else (in_response_to, kind, now)
+            outcome = None
+            email = _lockable(signs_in) if store.dialect == "postgresql" else None
+            if email is not None:
+                outcome = store.record_assertion_locking_sign_in(seen, email, request)
+            if outcome is not None:
+                recorded, taken = outcome
+            elif in_response_to is None:
                 recorded, taken = store.record_assertion(seen), None
             else:
                 # One round trip on PostgreSQL: the replay cache's INSERT consumes the request in a CTE.
@@ -683,6 +693,17 @@ class SamlConnectionService(ServiceBase):
                     slug=connection.slug, sessions=ended,
                 )  # fmt: skip
         return ended
+
+
+def _lockable(email: str | None) -> str | None:
+    """The address a sign-in's join lock is taken on, or ``None`` when there is none (the sign-in that follows
+    refuses an address that is not one, as it would anyway)."""
+    if email is None:
+        return None
+    try:
+        return normalize_email(email)
+    except InvalidInput:
+        return None
 
 
 def _same_browser(browser_hash: str | None, browser_secret: str | None) -> bool:

@@ -538,6 +538,35 @@ def record_assertion_taking_request() -> sa.Insert:
 
 
 @functools.cache
+def record_assertion_locking_sign_in(*, taking_request: bool) -> sa.Select[Any]:
+    """PostgreSQL: what a sign-in sends first after the assertion's checks, in one statement (a round trip
+    fewer): the replay cache's INSERT (and, with ``taking_request``, the DELETE of the request it answers, as
+    ``record_assertion_taking_request``) as data-modifying CTEs of the locking read of the organization that a
+    sign-in takes next anyway (``org_row_locked(SHARE, email_lock=True)``: its row shared, its gate, the join
+    lock of ``:email_key``). After the organization's columns and the locks: whether the assertion was new
+    (``fresh``, 0 for a replay) and, with ``taking_request``, how many requests were taken and their
+    ``browser_hash``. The member is read by a later statement, whose snapshot sees whatever the locks waited
+    for."""
+    table = saml_assertions_seen
+    seen = (
+        postgresql.insert(table)
+        .values({c.key: sa.bindparam(c.key, type_=c.type) for c in table.columns})
+        .on_conflict_do_nothing(index_elements=[table.c.connection_id, table.c.assertion_id])
+        .returning(table.c.assertion_id)
+        .cte("seen_assertion")
+    )
+    fresh = sa.select(sa.func.count()).select_from(seen).scalar_subquery().label("fresh")
+    stmt = org_row_locked(1, email_lock=True).add_columns(fresh)
+    if taking_request:
+        taken = _taking_request("request_id", "request_org_id", "request_connection_id").cte("taken_request")
+        stmt = stmt.add_columns(
+            sa.select(sa.func.count()).select_from(taken).scalar_subquery().label("taken"),
+            sa.select(taken.c.browser_hash).scalar_subquery().label("browser_hash"),
+        )
+    return stmt
+
+
+@functools.cache
 def take_request() -> sa.Delete:
     """Delete the live remembered request ``:id`` of ``:kind`` for ``:org_id`` / ``:connection_id`` (still
     live at ``:now``), returning its ``browser_hash``."""

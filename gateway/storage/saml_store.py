@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from gateway.domain import model as m
 from gateway.storage import hot_statements as hot
 from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest, map_saml_entities
-from gateway.storage.store import Store, row_of
+from gateway.storage.store import Store, email_lock_key, row_of
+from gateway.storage.tables import organizations
 
 map_saml_entities()
 
@@ -95,6 +96,36 @@ class SamlStore:
         if not rows:
             return False, None
         _, taken, browser_hash = rows[0]
+        return True, ((browser_hash,) if taken else None)
+
+    def record_assertion_locking_sign_in(
+        self, seen: SamlAssertionSeen, email: str, request: tuple[str, str, datetime] | None
+    ) -> tuple[bool, tuple[str | None] | None]:
+        """PostgreSQL: ``record_assertion`` (with ``request``, ``(request_id, kind, now)``:
+        ``record_assertion_taking_request``) in the statement that takes the locks the sign-in of ``email`` (as
+        normalized) takes next, its organization's shared lock and the email's join lock
+        (``hot.record_assertion_locking_sign_in``; ``Store.note_sign_in_locks``). Returns what those return
+        (the taken request's ``(browser_hash,)`` only with ``request``). The assertion's foreign key on the
+        organization refuses the statement when the organization is gone, so a row always comes back."""
+        values = row_of(seen)
+        values["email_key"] = email_lock_key(seen.org_id, email)
+        if request is not None:
+            request_id, kind, now = request
+            values.update(
+                request_id=request_id,
+                request_org_id=seen.org_id,
+                request_connection_id=seen.connection_id,
+                kind=kind,
+                now=now,
+            )
+        stmt = hot.record_assertion_locking_sign_in(taking_request=request is not None)
+        (row,) = self.tx.read(stmt, values)
+        self.tx.note_sign_in_locks(row, email)
+        end = len(organizations.c) + 2  # the organization's columns, its gate, the email's lock
+        fresh = bool(row[end])
+        if request is None or not fresh:
+            return fresh, None
+        taken, browser_hash = row[end + 1], row[end + 2]
         return True, ((browser_hash,) if taken else None)
 
     def purge_expired(self, now: datetime) -> int:

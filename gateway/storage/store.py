@@ -87,7 +87,7 @@ def row_of(obj: object) -> dict[str, Any]:
     return dict(zip(keys, values(obj), strict=True))
 
 
-def _email_key(org_id: str, email: str) -> str:
+def email_lock_key(org_id: str, email: str) -> str:
     """What PostgreSQL's join lock of ``email`` in ``org_id`` is taken on (``hot.LOCK_EMAIL``)."""
     return f"{org_id}:{email}"
 
@@ -540,7 +540,7 @@ class Store:
         if email is None:
             org = self._keep(self._read_org(hot.org_row_locked(strength), org_id))
         else:
-            key = _email_key(org_id, email)
+            key = email_lock_key(org_id, email)
             stmt = hot.org_row_locked(strength, email_lock=True)
             org = self._keep(self._read_org(stmt, org_id, {"email_key": key}))
             self._emails_locked.add(key)
@@ -607,6 +607,16 @@ class Store:
         """Record a lock on the organization row taken by a query of the caller's (e.g. with its token)."""
         self._org_locks[org_id] = max(strength, self._org_locks.get(org_id, 0))
 
+    def note_sign_in_locks(self, row: Sequence[Any], email: str) -> m.Organization:
+        """PostgreSQL: a statement of the caller's read the organization's row (``row`` starts with its columns)
+        taking what ``org(lock=SHARE, email=email)`` takes (``hot.org_row_locked(SHARE, email_lock=True)``), so
+        the sign-in's own ``org`` and ``lock_email`` that follow send nothing. ``email`` as normalized."""
+        org = self._refreshed(m.Organization, row_by_column(organizations, row[: len(organizations.c)]))
+        self._keep(org)
+        self.note_org_locked(org.id, SHARE)
+        self._emails_locked.add(email_lock_key(org.id, email))
+        return org
+
     def member_for_update(self, org_id: str, member_id: str) -> m.Member | None:
         """The member, its row locked for the rest of the transaction (concurrent edits of one member take
         turns; edits of different members run side by side)."""
@@ -641,7 +651,7 @@ class Store:
         if self.dialect != "postgresql":
             self.serialize()
             return
-        key = _email_key(org_id, email)
+        key = email_lock_key(org_id, email)
         if key not in self._emails_locked:
             self.send(hot.LOCK_EMAIL, {"key": key})
             self._emails_locked.add(key)

@@ -3,8 +3,9 @@ one transaction holds the connection's read, the replay cache, the request id, t
 creation), the session and their audit rows. A returning member's sign-in
 writes nothing a refusal would have to undo, so it opens no savepoint (two round trips on PostgreSQL); a
 just-in-time creation keeps one around its writes. On PostgreSQL the replay cache's INSERT consumes the
-remembered request in the same statement (a data-modifying CTE), and the new session's row goes in one
-statement with the audit rows at commit."""
+remembered request and takes the sign-in's locks (the organization's shared lock, the email's join lock) in
+the same statement (data-modifying CTEs of the organization's locking read), and the new session's row goes in
+one statement with the audit rows at commit."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from statement_counter import count_statements
 
 from gateway.services import Services
 
-JIT_SIGN_IN = ({"sqlite": 12, "postgresql": 7}, 1)
-RETURNING_SIGN_IN = ({"sqlite": 8, "postgresql": 5}, 1)
+JIT_SIGN_IN = ({"sqlite": 12, "postgresql": 6}, 1)
+RETURNING_SIGN_IN = ({"sqlite": 8, "postgresql": 4}, 1)
 
 
 def test_a_just_in_time_sign_in_costs_one_transaction(
