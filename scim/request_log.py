@@ -1,6 +1,6 @@
 """Records every SCIM request in the organization's SCIM request log, refused ones included.
 
-A SCIM answer is logged from inside the request's transaction (``record_in_request``: one more INSERT in the
+A SCIM answer is logged from inside the request's transaction (``logged_in_request``: one more INSERT in the
 same transaction for a write, a short transaction right after it for a read); a refused request, whose
 transaction rolled back, is logged by the blueprint's ``after_request`` hook in a transaction of its own. A request whose token names no organization (missing or unknown token) has no log to go to.
 A failure to log is logged, never raised.
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,12 +129,14 @@ def remember_bulk_refusal(
 
 
 # -- writing the log ---------------------------------------------------------------------------------------
-def record_in_request(response: Response) -> Response:
-    """Log a SCIM answer from inside the request's own transaction (a write's entry commits with it; a read's
-    is written just after it, so a read never writes), instead of in the ``after_request`` hook."""
-    record_scim_request(response)
+@contextmanager
+def logged_in_request() -> Iterator[Callable[[Response], Response]]:
+    """Around the request's own transaction: log its SCIM answer from inside it (a write's entry commits with
+    it; a read's is written just after it, so a read never writes), with the function this yields, instead of in
+    the ``after_request`` hook. The hook still logs the request when the transaction then fails (its commit
+    refused a write), which rolled the entry back with the rest."""
+    yield record_scim_request
     g.scim_logged = True
-    return response
 
 
 def record_scim_request(response: Response) -> Response:

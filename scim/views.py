@@ -18,7 +18,7 @@ from gateway.wiring import services, settings
 from scim.bulk import run_bulk
 from scim.endpoints import Call, Caller, Result, dispatch
 from scim.errors import ScimError, error_response, scim_response
-from scim.request_log import record_in_request, record_scim_request
+from scim.request_log import logged_in_request, record_scim_request
 from scim.schema import InvalidSyntax
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
@@ -84,10 +84,10 @@ def endpoint(path: str = "") -> Response:
     # One request, one transaction: the token check, the mode check (the organization's shared lock comes
     # with the token on a write), the change and what the response reads back.
     writes = request.method not in ("GET", "HEAD") and not name.endswith(".search")
-    with services().db.scope(write=writes, rerun=True):
+    with logged_in_request() as record, services().db.scope(write=writes, rerun=True):
         caller = abuse.bearer_attempt(_authenticate)
         call = Call(request.method, path, request.args.to_dict(), _body(), dict(request.headers))
-        response = record_in_request(_respond(dispatch(_service(), caller, call)))
+        response = record(_respond(dispatch(_service(), caller, call)))
     return response
 
 

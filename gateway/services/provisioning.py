@@ -105,10 +105,12 @@ def _naming_user_name(record: UserRecord) -> Iterator[None]:
         yield
     except Conflict as exc:
         if exc.details.get("field") == "userName":
-            raise Conflict(
-                f"A user with userName {record.user_name!r} already exists.", field="userName"
-            ) from exc
+            raise _user_name_taken(record) from exc
         raise
+
+
+def _user_name_taken(record: UserRecord) -> Conflict:
+    return Conflict(f"A user with userName {record.user_name!r} already exists.", field="userName")
 
 
 def _claimed_role(attributes: dict[str, Any]) -> m.Role | None:
@@ -185,11 +187,12 @@ class ProvisioningService(ServiceBase):
                 self._apply_user(tx, store, org, member, record, actor)
                 return UserView(member, store.groups_of_members(org.id, [member.id])[member.id])
             # A new member: no addresses to replace, no groups for a mapping to decide a role from (the role
-            # resolved from the claim above is final), so nothing is read back.
+            # resolved from the claim above is final), so nothing is read back. Its row may wait for the commit
+            # (SQLite's write lock, ``Store.insert_new``), where a userName another live user holds is refused.
+            tx.name_conflicts("userName", _user_name_taken(record))
             store.set_user_emails(org.id, member.id, record.emails, replace=False)
             if record.active is False:
                 members.suspend(org.id, member.id, actor)
-            self._written(tx, record)
             return UserView(member, [])
 
     @staticmethod

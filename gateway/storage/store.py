@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from gateway.domain import model as m
-from gateway.domain.errors import Conflict
+from gateway.domain.errors import Conflict, DomainError
 from gateway.storage import count_tables as counts
 from gateway.storage import hot_statements as hot
 from gateway.storage import prepared
@@ -175,6 +175,9 @@ class Store:
         self._orgs_read_shared: dict[str, tuple[Any, ...]] = {}
         self._folding_org_check: str | None = None
         self._read_before_lock: set[Any] = set()
+        self._members_read_before_lock: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = []
+        self._new_before_lock: list[tuple[sa.Table, dict[str, Any]]] = []
+        self._conflict_names: dict[str, DomainError] = {}
         self._connection_of: object | None = None
         self._connection: sa.Connection | None = None
 
@@ -239,12 +242,42 @@ class Store:
         """Just after the write lock was taken: what was read before it and is now held to be locked must not
         have changed meanwhile, else the request runs again from the start (it committed nothing). The
         organization whose check the caller folds into its own next query (``_folding_org_check``) is left
-        for ``_check_org_row``."""
+        for ``_check_org_row``. Then the new rows held back until the lock (``insert_new``) are written."""
         self._read_before_lock = set(self.session.identity_map.keys())
+        while self._members_read_before_lock:
+            self._check_member_read(*self._members_read_before_lock.pop())
         for org_id in list(self._orgs_read_shared):
             if org_id != self._folding_org_check:
                 now = self.read(hot.org_row(), {"org_id": org_id})
                 self._check_org_row(org_id, now[0] if now else None)
+        self._write_new_rows()
+
+    def _check_member_read(self, org_id: str, params: dict[str, Any], seen: tuple[Any, ...]) -> None:
+        """``member_block_and_domain`` read again under the write lock, which must find the row it found before
+        it; the organization's row, when it waits for its check too, is checked with the same query."""
+        folded = org_id in self._orgs_read_shared and org_id != self._folding_org_check
+        (now,) = self.read(hot.member_block_and_domain(with_org=folded), params)
+        if folded:
+            org_row = now[len(seen) :]
+            self._check_org_row(org_id, None if org_row[0] is None else org_row)
+        if now[: len(seen)] != seen:
+            raise DatabaseUnavailable(Kind.SERIALIZATION, retryable=True)
+
+    def _write_new_rows(self) -> None:
+        """The rows ``insert_new`` held back until the write lock, in the order they were given."""
+        rows, self._new_before_lock = self._new_before_lock, []
+        try:
+            for table, row in rows:
+                self.send(hot.insert_into(table), row)
+        except IntegrityError as exc:
+            error = domain_error_for(exc) or Conflict("This change conflicts with existing data.")
+            field = error.details.get("field") if isinstance(error, Conflict) else None
+            raise self._conflict_names.get(str(field), error) from exc
+
+    def name_conflicts(self, field: str, error: DomainError) -> None:
+        """Raise ``error`` for a uniqueness conflict on ``field`` met by the rows ``insert_new`` held back until
+        the write lock, whenever they are written (at the commit, the caller's ``try`` is long gone)."""
+        self._conflict_names[field] = error
 
     def _check_org_row(self, org_id: str, now: Sequence[Any] | None) -> None:
         """The organization's row as read under the write lock (``None``: gone) against what was read before."""
@@ -269,6 +302,8 @@ class Store:
             key = next(iter(self._before_commit))
             self._before_commit.pop(key)()
         self._write_rows_at_commit()
+        if self._new_before_lock:  # nothing above sent a statement, which would have written them first
+            self.serialize()
         return waited
 
     def insert_at_commit(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -402,6 +437,8 @@ class Store:
         (A savepoint cannot narrow this: ``begin_nested`` itself flushes pending changes before the
         SAVEPOINT is taken, so the violating write would still happen outside it.)"""
         try:
+            if self._new_before_lock:
+                self.serialize()
             self.session.flush()
         except IntegrityError as exc:
             if conflict is not None:
@@ -429,7 +466,7 @@ class Store:
         (driver SQL bypasses the engine's ``before_execute`` hook, which would take it)."""
         if self._reader is not None:
             return self._reader
-        if needs_write_lock(statement):
+        if self._new_before_lock or needs_write_lock(statement):
             self.serialize()
         session = self.session
         transaction = session.get_nested_transaction() or session.get_transaction()
@@ -456,8 +493,18 @@ class Store:
         """Insert new objects at once (no unit of work), then hold them in the session as loaded objects, so
         later changes to them in this transaction are written as usual. One prebuilt INSERT each on SQLite; one
         statement for them all on PostgreSQL (a foreign key between them is checked at its end). A uniqueness
-        violation is raised as ``flush`` raises it."""
+        violation is raised as ``flush`` raises it.
+
+        A SQLite writer that has not taken its write lock and checks what it read before it once it does (a SCIM
+        request, ``first_write``) holds the rows back until then: the lock is taken by the next statement of any
+        kind, a ``flush`` or the commit, and the rows go first, so nothing reads the tables without them, while
+        what the request does in between (its audit, its response) is done outside the lock."""
         rows = [(table_of(obj), row_of(obj)) for obj in objs]
+        if self._shared_org_read_pending:
+            assert self._first_write is not None
+            self._new_before_lock.extend(rows)
+            self._first_write.holds_rows = True
+            rows = []
         try:
             if len(rows) > 1 and self.dialect == "postgresql":
                 self.insert_chain([(table, [row]) for table, row in rows])
@@ -716,11 +763,15 @@ class Store:
         asks all three."""
         # A SQLite writer taking its write lock here checks its organization's row with this query (one
         # statement fewer under the lock) rather than with one of its own (``check_reads_before_lock``).
-        self._folding_org_check = org_id if org_id in self._orgs_read_shared else None
-        try:
-            self.lock_email(org_id, email)
-        finally:
-            self._folding_org_check = None
+        # A SQLite writer before its write lock, whose reads are checked when it takes it, reads without it: the
+        # lock is taken at its first write, and this read is then run again and must find the same row.
+        optimistic = self.dialect == "sqlite" and self._shared_org_read_pending
+        if not optimistic:
+            self._folding_org_check = org_id if org_id in self._orgs_read_shared else None
+            try:
+                self.lock_email(org_id, email)
+            finally:
+                self._folding_org_check = None
         self._autoflush()
         folded = (
             org_id in self._orgs_read_shared and self._first_write is not None and self._first_write.taken
@@ -728,6 +779,8 @@ class Store:
         stmt = hot.member_block_and_domain(with_org=folded)
         params = {"org_id": org_id, "email": email, "domain": domain}
         (row,) = self.read(stmt, params)
+        if optimistic and self._shared_org_read_pending:
+            self._members_read_before_lock.append((org_id, params, row))
         split, claim_end = len(members.c), len(members.c) + 1 + len(domains.c)
         if folded:
             org_row = row[claim_end:]

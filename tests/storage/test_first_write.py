@@ -14,12 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.domain import model as m
+from gateway.domain.errors import Conflict
 from gateway.services.base import ServiceBase
 from gateway.storage.db import Database
 from gateway.storage.errors import DatabaseUnavailable, Kind
 from gateway.storage.first_write import needs_write_lock
-from gateway.storage.store import Store
-from gateway.storage.tables import audit_events, organizations
+from gateway.storage.store import Store, fresh
+from gateway.storage.tables import audit_events, members, organizations
 from tests.statement_counter import count_statements
 
 from .conftest import insert_org
@@ -165,26 +166,126 @@ def test_an_organization_changed_before_the_lock_makes_the_request_run_again(
     assert _another_writer_gets_in(path)
 
 
-def test_the_member_read_that_takes_the_lock_checks_the_organization_in_the_same_query(
+def test_the_member_read_waits_for_the_lock_and_is_read_again_with_the_organization(
     db: Database, path: Path, org_id: str
 ) -> None:
-    """``Store.member_block_and_domain`` (a SCIM create's read, which takes the write lock) reads the
-    organization's row with the member instead of in a statement of its own; a change in between still makes the
-    request run again, and an unchanged row counts as locked."""
+    """``Store.member_block_and_domain`` (a SCIM create's read of the member by email) of a rerunnable writer
+    reads without the write lock, like its organization; once the lock is taken, one statement reads both
+    again, and unchanged rows count as locked."""
     with db.scope(write=True, rerun=True), db.transaction() as tx, count_statements(db.engine) as counted:
         ServiceBase.locked_org(tx, org_id)
         member, blocked, claim = tx.member_block_and_domain(org_id, "ada@example.test", "example.test")
         assert (member, blocked, claim) == (None, False, None)
+        assert _another_writer_gets_in(path)
+        _audit(tx, org_id, "after.check")
         assert not _another_writer_gets_in(path)
         assert ServiceBase.locked_org(tx, org_id).mode is m.MembershipMode.SSO
-    # The organization read before the lock, then one statement under it (the member with the organization).
-    assert counted.count == 2
-    assert "JOIN organizations" in counted.statements[1]
-    raised = _switched_meanwhile(
-        db, path, org_id, lambda tx: tx.member_block_and_domain(org_id, "ada@example.test", "example.test")
+    # The organization and the member read before the lock; under it, both again in one statement, the write.
+    assert counted.count == 4, counted.report()
+    assert "JOIN organizations" in counted.statements[2] and "members" in counted.statements[2]
+    assert _actions(db, org_id) == ["after.check"]
+
+
+def _add_member_elsewhere(path: Path, org_id: str, email: str, user_name: str | None = None) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "INSERT INTO members (id, org_id, email, role, status, joined_via, user_name, scim_linked, version, "
+        "attributes, created_at, updated_at) VALUES (?, ?, ?, 'member', 'active', 'scim', ?, 1, 1, '{}', ?, ?)",
+        (f"elsewhere-{email}", org_id, email, user_name, NOW.isoformat(), NOW.isoformat()),
     )
-    assert raised.retryable and raised.kind is Kind.SERIALIZATION
+    conn.close()
+
+
+def _block_elsewhere(path: Path, org_id: str, email: str) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "INSERT INTO blocked_emails (id, org_id, email, created_by, created_at) VALUES (?, ?, ?, 'admin', ?)",
+        (f"block-{email}", org_id, email, NOW.isoformat()),
+    )
+    conn.close()
+
+
+@pytest.mark.parametrize("change", ["member joined", "email blocked", "organization switched"])
+def test_a_change_to_what_the_member_read_found_makes_the_request_run_again(
+    db: Database, path: Path, org_id: str, change: str
+) -> None:
+    email = "ada@example.test"
+    with (
+        pytest.raises(DatabaseUnavailable) as raised,
+        db.scope(write=True, rerun=True),
+        db.transaction() as tx,
+    ):
+        ServiceBase.locked_org(tx, org_id)
+        assert tx.member_block_and_domain(org_id, email, "example.test") == (None, False, None)
+        if change == "member joined":
+            _add_member_elsewhere(path, org_id, email)
+        elif change == "email blocked":
+            _block_elsewhere(path, org_id, email)
+        else:
+            _rename_elsewhere(path, org_id, "Switched meanwhile")
+        _audit(tx, org_id, "too.late")
+    assert raised.value.retryable and raised.value.kind is Kind.SERIALIZATION
+    assert _actions(db, org_id) == []
     assert _another_writer_gets_in(path)
+
+
+def _new_member(org_id: str, email: str, user_name: str) -> m.Member:
+    return fresh(
+        m.Member, id=f"new-{email}", org_id=org_id, email=email, role=m.Role.MEMBER,
+        status=m.MemberStatus.ACTIVE, joined_via=m.JoinPath.SCIM, user_name=user_name, created_at=NOW,
+        updated_at=NOW,
+    )  # fmt: skip
+
+
+def _member_ids(db: Database, org_id: str) -> list[str]:
+    with db.engine.connect() as conn:
+        return list(conn.scalars(sa.select(members.c.id).where(members.c.org_id == org_id)))
+
+
+def test_new_rows_wait_for_the_lock_and_go_before_any_statement_after_them(
+    db: Database, path: Path, org_id: str
+) -> None:
+    """``Store.insert_new`` of a rerunnable writer before its lock holds the rows back: the lock is taken by
+    the next statement of any kind (here a plain read), which the rows precede, so it finds them."""
+    with db.scope(write=True, rerun=True), db.transaction() as tx:
+        ServiceBase.locked_org(tx, org_id)
+        tx.insert_new(_new_member(org_id, "ada@example.test", "ada"))
+        assert _another_writer_gets_in(path)
+        assert _member_ids(db, org_id) == []
+        (found,) = tx.read(
+            sa.select(members.c.id).where(members.c.org_id == sa.bindparam("org_id")), {"org_id": org_id}
+        )
+        assert found == ("new-ada@example.test",)
+        assert not _another_writer_gets_in(path)
+    assert _member_ids(db, org_id) == ["new-ada@example.test"]
+
+
+def test_new_rows_with_nothing_after_them_are_written_at_the_commit(
+    db: Database, path: Path, org_id: str
+) -> None:
+    with db.scope(write=True, rerun=True), db.transaction() as tx:
+        ServiceBase.locked_org(tx, org_id)
+        tx.insert_new(_new_member(org_id, "ada@example.test", "ada"))
+        assert _another_writer_gets_in(path)
+    assert _member_ids(db, org_id) == ["new-ada@example.test"]
+    assert _another_writer_gets_in(path)
+
+
+def test_a_conflict_of_rows_written_at_the_commit_is_raised_as_the_caller_named_it(
+    db: Database, path: Path, org_id: str
+) -> None:
+    """Another live member took the userName after the read: the held-back row meets the unique index at the
+    commit, where the caller's own ``try`` is gone; the error it named in advance is raised, nothing is kept."""
+    named = Conflict("A user with userName 'ada' already exists.", field="userName")
+    with pytest.raises(Conflict) as raised, db.scope(write=True, rerun=True), db.transaction() as tx:
+        ServiceBase.locked_org(tx, org_id)
+        tx.insert_new(_new_member(org_id, "ada@example.test", "ada"))
+        tx.name_conflicts("userName", named)
+        _add_member_elsewhere(path, org_id, "grace@example.test", user_name="ada")
+        _audit(tx, org_id, "never.written")
+    assert raised.value is named
+    assert _member_ids(db, org_id) == ["elsewhere-grace@example.test"]
+    assert _actions(db, org_id) == []
 
 
 def test_a_writer_that_never_writes_never_takes_the_lock(db: Database, path: Path, org_id: str) -> None:
