@@ -84,14 +84,7 @@ class SamlStore:
             if not self.record_assertion(seen):
                 return False, None
             return True, self.take_request(seen.org_id, seen.connection_id, request_id, kind, now)
-        values = row_of(seen)
-        values.update(
-            request_id=request_id,
-            request_org_id=seen.org_id,
-            request_connection_id=seen.connection_id,
-            kind=kind,
-            now=now,
-        )
+        values = {**row_of(seen), **_request_values(seen, request_id, kind, now)}
         rows = self.tx.fetch(hot.record_assertion_taking_request(), values)
         if not rows:
             return False, None
@@ -107,17 +100,9 @@ class SamlStore:
         (``hot.record_assertion_locking_sign_in``; ``Store.note_sign_in_locks``). Returns what those return
         (the taken request's ``(browser_hash,)`` only with ``request``). The assertion's foreign key on the
         organization refuses the statement when the organization is gone, so a row always comes back."""
-        values = row_of(seen)
-        values["email_key"] = email_lock_key(seen.org_id, email)
+        values = {**row_of(seen), "email_key": email_lock_key(seen.org_id, email)}
         if request is not None:
-            request_id, kind, now = request
-            values.update(
-                request_id=request_id,
-                request_org_id=seen.org_id,
-                request_connection_id=seen.connection_id,
-                kind=kind,
-                now=now,
-            )
+            values.update(_request_values(seen, *request))
         stmt = hot.record_assertion_locking_sign_in(taking_request=request is not None)
         (row,) = self.tx.read(stmt, values)
         self.tx.note_sign_in_locks(row, email)
@@ -143,3 +128,14 @@ class SamlStore:
                 m.WebSession.expires_at > now,
             )
         ).all()
+
+
+def _request_values(seen: SamlAssertionSeen, request_id: str, kind: str, now: datetime) -> dict[str, object]:
+    """The parameters of the DELETE of the request an assertion answers (``hot._taking_request``)."""
+    return {
+        "request_id": request_id,
+        "request_org_id": seen.org_id,
+        "request_connection_id": seen.connection_id,
+        "kind": kind,
+        "now": now,
+    }

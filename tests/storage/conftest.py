@@ -106,3 +106,16 @@ def insert_org(db: Database, slug: str = "acme") -> str:
     with db.engine.begin() as conn:
         conn.execute(sa.insert(organizations), {**row, "created_at": ORG_CREATED})
     return org
+
+
+@pytest.fixture
+def sent(db: Database) -> Iterator[list[str]]:
+    """The SQL the test's database is sent from here on, in order."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    yield statements
+    sa.event.remove(db.engine, "before_cursor_execute", record)

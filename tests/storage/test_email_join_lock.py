@@ -7,8 +7,6 @@ paths would not serialize), and ``lock_email`` must not send it again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 
@@ -27,18 +25,6 @@ def pg(db: Database) -> Database:
     if db.dialect != "postgresql":
         pytest.skip("SQLite's write lock serializes every join; there is no join lock to fold")
     return db
-
-
-@pytest.fixture
-def sent(pg: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    sa.event.listen(pg.engine, "before_cursor_execute", record)
-    yield statements
-    sa.event.remove(pg.engine, "before_cursor_execute", record)
 
 
 def _held_elsewhere(db: Database, org_id: str, email: str) -> bool:

@@ -9,7 +9,6 @@ the sign-in's own ``org`` and ``lock_email`` must send nothing."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -33,18 +32,6 @@ def pg(db: Database) -> Database:
     if db.dialect != "postgresql":
         pytest.skip("SQLite's write lock serializes every sign-in; there are no locks to fold")
     return db
-
-
-@pytest.fixture
-def sent(pg: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, params, context, many) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    sa.event.listen(pg.engine, "before_cursor_execute", record)
-    yield statements
-    sa.event.remove(pg.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture
