@@ -210,6 +210,9 @@ class MemberService(ServiceBase):
             if member is not None and member.status is not m.MemberStatus.REMOVED:
                 if member.scim_linked:
                     raise EmailTaken("A member with this email address is already provisioned.")
+                # Locked before it changes: a later step that locks it (suspending it) reads it again, over
+                # what this transaction changed in the copy it read without the lock.
+                member = self.found(tx.member_for_update(org.id, member.id), "member")
                 profile.apply(member)
                 member.scim_linked = True
                 member.updated_at = self.now()

@@ -262,6 +262,8 @@ class Store:
             self._check_org_row(org_id, None if org_row[0] is None else org_row)
         if now[: len(seen)] != seen:
             raise DatabaseUnavailable(Kind.SERIALIZATION, retryable=True)
+        if seen[0] is not None:  # the member's copy is current: it counts as read under the lock
+            self._read_before_lock.discard(identity_key(m.Member, seen[0]))
 
     def _write_new_rows(self) -> None:
         """The rows ``insert_new`` held back until the write lock, in the order they were given."""
@@ -271,8 +273,12 @@ class Store:
                 self.send(hot.insert_into(table), row)
         except IntegrityError as exc:
             error = domain_error_for(exc) or Conflict("This change conflicts with existing data.")
-            field = error.details.get("field") if isinstance(error, Conflict) else None
-            raise self._conflict_names.get(str(field), error) from exc
+            named = (
+                self._conflict_names.get(error.details.get("field", ""))
+                if isinstance(error, Conflict)
+                else None
+            )
+            raise named or error from exc
 
     def name_conflicts(self, field: str, error: DomainError) -> None:
         """Raise ``error`` for a uniqueness conflict on ``field`` met by the rows ``insert_new`` held back until

@@ -158,6 +158,24 @@ def test_an_existing_member_is_linked_by_email_not_duplicated(acme: ScimOrg, app
     assert _member(app_services, acme, existing.id).role is m.Role.ADMIN
 
 
+def test_a_linked_member_pushed_inactive_keeps_every_change_of_the_push(
+    acme: ScimOrg, app_services: Services
+) -> None:
+    """The link reads the member before a SQLite writer's lock and changes it before suspending it, which
+    locks the member's row: the changes made before the lock must be written, not read over."""
+    app_services.members.add_admin(acme.org.id, "boss@acme.example", CLI)
+    existing = app_services.members.add_admin(acme.org.id, "ann@acme.example", CLI)
+    pushed = new_user("ann@acme.example", displayName="Ann Lee", active=False)
+    created = acme.scim.post("/Users", pushed)
+    assert created.status_code in (200, 201), created.get_data(as_text=True)
+    member = _member(app_services, acme, existing.id)
+    assert (member.status, member.display_name, member.scim_linked) == (
+        m.MemberStatus.SUSPENDED,
+        "Ann Lee",
+        True,
+    )
+
+
 def test_put_replaces_everything_and_patch_changes_only_what_it_names(acme: ScimOrg) -> None:
     user = acme.scim.post(
         "/Users",
