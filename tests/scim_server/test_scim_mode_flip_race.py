@@ -28,11 +28,13 @@ SWITCH_AFTER = 40
 """Members that must exist before the switch, so that it lands in the middle of the run."""
 
 
-def _start(db_url: str, token: str, prefix: str, instance: Path) -> subprocess.Popen[str]:
+def _start(
+    db_url: str, token: str, prefix: str, instance: Path, count: int = PER_PROCESS
+) -> subprocess.Popen[str]:
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
     return subprocess.Popen(
-        [sys.executable, str(WORKER), db_url, token, prefix, str(PER_PROCESS), str(instance)],
+        [sys.executable, str(WORKER), db_url, token, prefix, str(count), str(instance)],
         stdout=subprocess.PIPE, text=True, env=env, cwd=root,
     )  # fmt: skip
 
@@ -95,3 +97,39 @@ def test_mode_flip_during_two_processes_of_scim_creates(
     assert [e.seq for e in events] == list(range(1, len(events) + 1)), "outbox numbers have gaps"
     switch_seq = next(e.seq for e in events if e.type == "mode.switched")
     assert all(e.seq < switch_seq for e in created_events), "an event was numbered after the switch"
+
+
+def test_two_processes_pushing_the_same_users_create_each_once(
+    db_url: str, app_services: Services, tmp_path: Path
+) -> None:
+    """Two processes push the same users at once. On SQLite each create reads the member by email before the
+    write lock and again under it (``gateway.storage.first_write``); on PostgreSQL the email's join lock orders
+    them. Either way each user is created once: one push gets 201, the other 409, never an error or a twin."""
+    services = app_services
+    org = services.orgs.create("Acme", m.MembershipMode.SSO, CLI).org
+    token = services.credentials.create_scim_token(org.id, CLI).token
+    count = 60
+    workers = [_start(db_url, token, "same", tmp_path / name, count) for name in ("p1", "p2")]
+    try:
+        for worker in workers:
+            assert json.loads(worker.stdout.readline()) == {"ready": True}  # type: ignore[union-attr]
+        outcomes = [json.loads(line) for w in workers for line in w.stdout]  # type: ignore[union-attr]
+    finally:
+        for worker in workers:
+            worker.wait(timeout=120)
+    assert all(w.returncode == 0 for w in workers)
+
+    by_user: dict[str, list[int]] = {}
+    for outcome in outcomes:
+        by_user.setdefault(outcome["user"], []).append(outcome["status"])
+    assert len(by_user) == count
+    assert all(sorted(statuses) == [201, 409] for statuses in by_user.values()), by_user
+    with services.db.engine.connect() as conn:
+        stored = list(conn.scalars(sa.select(members.c.email).where(members.c.org_id == org.id)))
+        joined = conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(audit_events)
+            .where(audit_events.c.org_id == org.id, audit_events.c.action == "member.joined")
+        )
+    assert sorted(stored) == sorted(by_user), "a user is missing or has a twin"
+    assert joined == count
