@@ -144,10 +144,11 @@ class AcsSettingsCache:
     """The ``AcsSettings`` of the connections an app's ACS served lately, so a sign-in does not open the SP keys,
     re-format the certificates and re-validate python3-saml's settings on every request.
 
-    An entry is keyed by the connection's id and slug, the public URL and a digest of the connection's stored
-    configuration as read by this request: any edit (an IdP certificate added or removed, a metadata re-import,
-    an SP key rotated, the IdP-initiated flag) changes the digest, so the request after it builds afresh from
-    what it read and an old entry can never be used again. Whether the connection is usable is read from its
+    An entry is keyed by the connection's id and slug, the public URL and the revision of the row it was read
+    from, which the database draws anew on every write of the row (``m.SsoConnection.revision``), or, for a
+    connection that was never stored, a digest of its configuration: any edit (an IdP certificate added or
+    removed, a metadata re-import, an SP key rotated, the IdP-initiated flag) changes the key, so the request
+    after it builds afresh from what it read and an old entry can never be used again. Whether the connection is usable is read from its
     row on every request, not from here. One cache per app, so apps with different secret keys (which open the
     SP keys) never share an entry."""
 
@@ -158,6 +159,8 @@ class AcsSettingsCache:
 
     @staticmethod
     def key(settings: Settings, connection: m.SsoConnection) -> tuple[str, ...]:
+        if connection.revision:
+            return (connection.id, connection.slug, settings.public_url, connection.revision)
         stored = json.dumps(connection.config, sort_keys=True, separators=(",", ":"), default=str)
         digest = hashlib.sha256(stored.encode()).hexdigest()
         return (connection.id, connection.slug, settings.public_url, digest)

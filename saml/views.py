@@ -17,6 +17,7 @@ from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 from onelogin.saml2.response import OneLogin_Saml2_Response
 
 from gateway.domain import model as m
+from gateway.services.kept_connections import ConnectionChanged
 from gateway.services.saml_connections import BINDING_POST, SamlConfig, SamlRefused
 from gateway.web.redirects import safe_next
 from gateway.web.signin import complete_sso_sign_in, message_page
@@ -95,19 +96,35 @@ def acs(slug: str) -> ResponseReturnValue:
 
         connection = saml_connections().by_slug(slug)
         return _not_found(slug) if connection is None else finish_test(connection)
-    # One transaction: the connection, then (after the signature checks, which touch no table) the replay
-    # cache, the request id, the sign-in, the session and their audit rows, committed together.
+    try:
+        return _acs(slug, kept=True)
+    except ConnectionChanged:
+        pass
+    try:
+        return _acs(slug, kept=False)
+    except ConnectionChanged:  # deleted while this sign-in ran
+        return _not_found(slug)
+
+
+def _acs(slug: str, *, kept: bool) -> ResponseReturnValue:
+    """One transaction: after the signature checks, which touch no table, the replay cache, the request id, the
+    sign-in, the session and their audit rows, committed together. With ``kept`` the connection is this
+    process's copy (``gateway.services.kept_connections``), checked against the stored one by the statement that
+    records the assertion, or before a refusal; ``ConnectionChanged`` when it is stale, before anything is
+    written. Without it the connection is read first in the transaction."""
     with services().db.scope(write=True):
-        connection = saml_connections().by_slug(slug)
+        connection = saml_connections().kept_by_slug(slug, fresh=not kept)
         if connection is None:
             return _not_found(slug)
-        return _sign_in(connection)
+        return _sign_in(connection, kept=kept)
 
 
-def _sign_in(connection: m.SsoConnection) -> ResponseReturnValue:
+def _sign_in(connection: m.SsoConnection, *, kept: bool = False) -> ResponseReturnValue:
     try:
-        identity = verify_response(connection, request.form.get("SAMLResponse"))
+        identity = verify_response(connection, request.form.get("SAMLResponse"), kept=kept)
     except SamlRefused as error:
+        if kept and not saml_connections().is_current(connection):
+            raise ConnectionChanged(connection.slug) from error
         return refusal(connection, error)
     return complete_sso_sign_in(
         connection,
@@ -132,8 +149,9 @@ def _disabled() -> SamlRefused:
     return SamlRefused("connection_disabled", "This sign-in connection is disabled. Ask your administrator.")
 
 
-def verify_response(connection: m.SsoConnection, posted: str | None) -> SamlIdentity:
-    """Everything between a posted SAMLResponse and a trusted identity; ``SamlRefused`` otherwise."""
+def verify_response(connection: m.SsoConnection, posted: str | None, *, kept: bool = False) -> SamlIdentity:
+    """Everything between a posted SAMLResponse and a trusted identity; ``SamlRefused`` otherwise. ``kept``:
+    the connection is a kept copy, checked when the assertion is recorded (``ConnectionChanged``)."""
     if not connection.is_usable:
         raise _disabled()
     raw = checks.decode_post_message(posted)
@@ -175,6 +193,7 @@ def verify_response(connection: m.SsoConnection, posted: str | None) -> SamlIden
         in_response_to=facts.in_response_to,
         browser_secret=binding.presented(),
         signs_in=identity.email,
+        kept_copy=kept,
     )
     return identity
 

@@ -275,6 +275,9 @@ class SsoConnection:
     suspended: bool = False
     preset: str = "generic"
     config: dict = field(default_factory=dict)
+    revision: str = ""
+    """Changes with every stored change of the connection (the storage draws it): a copy kept by a process is
+    current while its revision is the stored one."""
 
     @property
     def is_usable(self) -> bool:

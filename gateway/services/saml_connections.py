@@ -31,6 +31,7 @@ from gateway.domain.policy import normalize_email, slugify
 from gateway.presets import load_preset
 from gateway.services.base import Clock, Listener, ServiceBase, TokenFactory, hash_token, new_id
 from gateway.services.domains import DomainService
+from gateway.services.kept_connections import ConnectionChanged, KeptConnections
 from gateway.services.oidc_connections import OidcRefused, SecretBox
 from gateway.services.outbound import Resolver, check_outbound_url, pinned_session, resolve
 from gateway.storage.db import Database
@@ -343,6 +344,7 @@ class SamlConnectionService(ServiceBase):
         self.box = box
         self.get = get
         self.resolver = resolver
+        self.kept = KeptConnections()
 
     # -- IdP metadata ------------------------------------------------------------------------------------
     def fetch_metadata(self, url: str, *, field: str = "metadata") -> bytes:
@@ -571,6 +573,28 @@ class SamlConnectionService(ServiceBase):
                 return None
             return connection
 
+    def kept_by_slug(self, slug: str, *, fresh: bool = False) -> m.SsoConnection | None:
+        """``by_slug``, from this process's kept copy when it has one (``gateway.services.kept_connections``):
+        the caller must pass it to ``accept_assertion`` with ``kept_copy=True``, which checks it, and on a
+        refusal before that ask ``is_current``. ``fresh``: read it, whatever is kept. A connection read here is
+        kept for the next sign-in."""
+        copy = None if fresh else self.kept.get(slug)
+        if copy is not None:
+            return copy
+        connection = self.by_slug(slug)
+        if connection is not None:
+            self.kept.keep(connection)
+        return connection
+
+    def is_current(self, connection: m.SsoConnection) -> bool:
+        """Whether ``connection`` is the stored one (its revision), as this transaction sees it; a copy that is
+        not is forgotten."""
+        with self.db.transaction(write=False) as tx:
+            current = tx.connection_revision(connection.id) == connection.revision
+        if not current:
+            self.kept.forget(connection.slug)
+        return current
+
     def remember_request(
         self,
         connection: m.SsoConnection,
@@ -607,6 +631,7 @@ class SamlConnectionService(ServiceBase):
         browser_secret: str | None = None,
         kind: str = "authn",
         signs_in: str | None = None,
+        kept_copy: bool = False,
     ) -> None:
         """Consume the request the assertion answers and record its ID, atomically; ``SamlRefused`` when
         the request is unknown, used or expired, was started in another browser (its binding cookie is not
@@ -614,7 +639,10 @@ class SamlConnectionService(ServiceBase):
         kind (``test`` for a test sign-in, which a real sign-in cannot consume; it changes no session, so it
         is not bound to the browser). ``signs_in``: the email the caller signs in next in this transaction; on
         PostgreSQL the statement that records the assertion then also takes the locks that sign-in takes
-        first (``SamlStore.record_assertion_locking_sign_in``), a round trip fewer."""
+        first (``SamlStore.record_assertion_locking_sign_in``), a round trip fewer. ``kept_copy``: the
+        connection is a copy kept from an earlier request (``kept_by_slug``); ``ConnectionChanged`` when it is
+        not the stored one, before any refusal (on PostgreSQL checked in that same statement), and whenever
+        that statement finds the connection deleted."""
         now = self.now()
         expires = (not_on_or_after + CLOCK_SKEW) if not_on_or_after else now + REPLAY_FALLBACK_LIFETIME
         with self.db.transaction() as tx:
@@ -629,7 +657,14 @@ class SamlConnectionService(ServiceBase):
             if email is not None:
                 outcome = store.record_assertion_locking_sign_in(seen, email, request)
             if outcome is not None:
-                recorded, taken = outcome
+                revision: str | None = outcome[2]
+            else:
+                revision = tx.connection_revision(connection.id) if kept_copy else connection.revision
+            if revision is None or (kept_copy and revision != connection.revision):
+                self.kept.forget(connection.slug)
+                raise ConnectionChanged(connection.slug)
+            if outcome is not None:
+                recorded, taken, _ = outcome
             elif in_response_to is None:
                 recorded, taken = store.record_assertion(seen), None
             else:

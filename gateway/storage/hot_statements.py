@@ -472,6 +472,12 @@ def connection_by_slug() -> sa.Select[Any]:
 
 
 @functools.cache
+def connection_revision() -> sa.Select[Any]:
+    """The stored ``revision`` of the connection ``:connection_id`` (no row once it is deleted)."""
+    return sa.select(sso_connections.c.revision).where(sso_connections.c.id == sa.bindparam("connection_id"))
+
+
+@functools.cache
 def org_row_locked(lock: int, *, email_lock: bool = False) -> sa.Select[Any]:
     """The organization ``:org_id``'s columns (``org_row``), ``lock`` 1 taking its row lock shared (``FOR
     SHARE``) and 2 exclusively (``FOR UPDATE``), each with the organization's gate (``org_gate``; PostgreSQL
@@ -544,13 +550,19 @@ def record_assertion_locking_sign_in(*, taking_request: bool) -> sa.Select[Any]:
     ``record_assertion_taking_request``) as data-modifying CTEs of the locking read of the organization that a
     sign-in takes next anyway (``org_row_locked(SHARE, email_lock=True)``: its row shared, its gate, the join
     lock of ``:email_key``). After the organization's columns and the locks: whether the assertion was new
-    (``fresh``, 0 for a replay) and, with ``taking_request``, how many requests were taken and their
-    ``browser_hash``. The member is read by a later statement, whose snapshot sees whatever the locks waited
-    for."""
+    (``fresh``, 0 for a replay), with ``taking_request`` how many requests were taken and their
+    ``browser_hash``, and last the stored ``revision`` of the assertion's connection (``connection_revision``;
+    ``NULL`` once it is deleted). The member is read by a later statement, whose snapshot sees whatever the
+    locks waited for."""
     table = saml_assertions_seen
+    # Inserted only while the connection exists: a copy of a deleted one is told by its revision (NULL), not
+    # by a foreign key violation.
+    row = sa.select(*[sa.bindparam(c.key, type_=c.type) for c in table.columns]).where(
+        sa.exists().where(sso_connections.c.id == sa.bindparam("connection_id"))
+    )
     seen = (
         postgresql.insert(table)
-        .values({c.key: sa.bindparam(c.key, type_=c.type) for c in table.columns})
+        .from_select([c.key for c in table.columns], row)
         .on_conflict_do_nothing(index_elements=[table.c.connection_id, table.c.assertion_id])
         .returning(table.c.assertion_id)
         .cte("seen_assertion")
@@ -563,7 +575,7 @@ def record_assertion_locking_sign_in(*, taking_request: bool) -> sa.Select[Any]:
             sa.select(sa.func.count()).select_from(taken).scalar_subquery().label("taken"),
             sa.select(taken.c.browser_hash).scalar_subquery().label("browser_hash"),
         )
-    return stmt
+    return stmt.add_columns(connection_revision().scalar_subquery().label("connection_revision"))
 
 
 @functools.cache

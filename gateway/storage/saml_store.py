@@ -93,13 +93,14 @@ class SamlStore:
 
     def record_assertion_locking_sign_in(
         self, seen: SamlAssertionSeen, email: str, request: tuple[str, str, datetime] | None
-    ) -> tuple[bool, tuple[str | None] | None]:
+    ) -> tuple[bool, tuple[str | None] | None, str | None]:
         """PostgreSQL: ``record_assertion`` (with ``request``, ``(request_id, kind, now)``:
         ``record_assertion_taking_request``) in the statement that takes the locks the sign-in of ``email`` (as
         normalized) takes next, its organization's shared lock and the email's join lock
         (``hot.record_assertion_locking_sign_in``; ``Store.note_sign_in_locks``). Returns what those return
-        (the taken request's ``(browser_hash,)`` only with ``request``). The assertion's foreign key on the
-        organization refuses the statement when the organization is gone, so a row always comes back."""
+        (the taken request's ``(browser_hash,)`` only with ``request``), then the connection's stored revision
+        (``Store.connection_revision``). The assertion's foreign key on the organization refuses the statement
+        when the organization is gone, so a row always comes back."""
         values = {**row_of(seen), "email_key": email_lock_key(seen.org_id, email)}
         if request is not None:
             values.update(_request_values(seen, *request))
@@ -107,11 +108,11 @@ class SamlStore:
         (row,) = self.tx.read(stmt, values)
         self.tx.note_sign_in_locks(row, email)
         end = len(organizations.c) + 2  # the organization's columns, its gate, the email's lock
-        fresh = bool(row[end])
+        fresh, revision = bool(row[end]), row[-1]
         if request is None or not fresh:
-            return fresh, None
+            return fresh, None, revision
         taken, browser_hash = row[end + 1], row[end + 2]
-        return True, ((browser_hash,) if taken else None)
+        return True, ((browser_hash,) if taken else None), revision
 
     def purge_expired(self, now: datetime) -> int:
         """Delete expired requests and replay entries (all organizations: this is housekeeping, not a read)."""

@@ -1073,6 +1073,12 @@ class Store:
             return None
         return loaded(m.SsoConnection, row_by_column(sso_connections, found[0]))
 
+    def connection_revision(self, connection_id: str) -> str | None:
+        """The stored ``revision`` of the connection, ``None`` once it is deleted: what a copy of the connection
+        kept by a process is checked against (``m.SsoConnection.revision``)."""
+        found = self.read(hot.connection_revision(), {"connection_id": connection_id})
+        return found[0][0] if found else None
+
     # -- invitations ---------------------------------------------------------------------------------------
     def invitation_by_hash(self, token_hash: str) -> m.Invitation | None:
         return self.session.scalars(

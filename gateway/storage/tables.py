@@ -265,6 +265,39 @@ sso_connections = sa.Table(
     sa.Column("preset", sa.String(32), nullable=False, default="generic"),
     sa.Column("config", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", TS, nullable=False),
+    # Drawn again by a trigger on every INSERT and UPDATE of the row (``CONNECTION_REVISION_DDL``).
+    sa.Column(
+        "revision", sa.String(32), nullable=False, server_default="", server_onupdate=sa.FetchedValue()
+    ),
+)
+
+CONNECTION_REVISION_DDL = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS sso_connections_revision_ai AFTER INSERT ON sso_connections BEGIN "
+        "UPDATE sso_connections SET revision = lower(hex(randomblob(16))) WHERE id = new.id; END",
+        "CREATE TRIGGER IF NOT EXISTS sso_connections_revision_au AFTER UPDATE ON sso_connections "
+        "WHEN new.revision IS old.revision BEGIN "
+        "UPDATE sso_connections SET revision = lower(hex(randomblob(16))) WHERE id = new.id; END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION sso_connections_revision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "NEW.revision := md5(random()::text || clock_timestamp()::text); RETURN NEW; END $$",
+        "CREATE TRIGGER sso_connections_revision BEFORE INSERT OR UPDATE ON sso_connections "
+        "FOR EACH ROW EXECUTE FUNCTION sso_connections_revision()",
+    ],
+}
+"""A connection's ``revision`` is a random value drawn again by the database on every write of its row,
+whatever statement makes it: a process that keeps a copy of a connection (the SAML ACS does) checks the copy's
+revision against the row's in a statement it sends anyway, and a copy whose revision still matches is what is
+stored. Random, not a counter, so a database restored from a backup cannot bring back a revision a copy holds
+with other contents."""
+for _dialect, _statements in CONNECTION_REVISION_DDL.items():
+    for _statement in _statements:
+        sa.event.listen(sso_connections, "after_create", sa.DDL(_statement).execute_if(dialect=_dialect))
+sa.event.listen(
+    sso_connections,
+    "before_drop",
+    sa.DDL("DROP FUNCTION IF EXISTS sso_connections_revision() CASCADE").execute_if(dialect="postgresql"),
 )
 
 invitations = sa.Table(

@@ -1,6 +1,8 @@
 """The work of a sign-in at the ACS, pinned as a budget: the signature and assertion checks touch no table, then
-one transaction holds the connection's read, the replay cache, the request id, the sign-in (or just-in-time
-creation), the session and their audit rows. A returning member's sign-in
+one transaction holds the replay cache, the request id, the sign-in (or just-in-time creation), the session and
+their audit rows. The connection is the process's kept copy (read by an earlier sign-in), checked against the
+stored revision: on SQLite by a statement of its own, on PostgreSQL in the replay cache's statement, so a sign-in
+there sends no statement for it. A returning member's sign-in
 writes nothing a refusal would have to undo, so it opens no savepoint (two round trips on PostgreSQL); a
 just-in-time creation keeps one around its writes. On PostgreSQL the replay cache's INSERT consumes the
 remembered request and takes the sign-in's locks (the organization's shared lock, the email's join lock) in
@@ -21,8 +23,8 @@ from statement_counter import count_statements
 
 from gateway.services import Services
 
-JIT_SIGN_IN = ({"sqlite": 12, "postgresql": 6}, 1)
-RETURNING_SIGN_IN = ({"sqlite": 8, "postgresql": 4}, 1)
+JIT_SIGN_IN = ({"sqlite": 12, "postgresql": 4}, 1)
+RETURNING_SIGN_IN = ({"sqlite": 8, "postgresql": 3}, 1)
 
 
 def test_a_just_in_time_sign_in_costs_one_transaction(

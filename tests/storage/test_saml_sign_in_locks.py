@@ -97,8 +97,11 @@ def test_recording_the_assertion_takes_the_sign_ins_locks(
         outcome = SamlStore(tx).record_assertion_locking_sign_in(
             _seen(services, org.id, connection_id, "a-1"), EMAIL, None
         )
-        assert outcome == (True, None)
+        assert outcome[:2] == (True, None)
         assert len(sent) == 1
+        assert outcome[2] == tx.connection_revision(connection_id) != "", (
+            "the connection's revision comes along"
+        )
         assert _email_lock_held(pg, org.id, EMAIL)
         assert not _email_lock_held(pg, org.id, "grace@acme.test")
         assert _gate_held_shared(pg, org.id)
@@ -121,7 +124,7 @@ def test_a_replay_is_told_apart(
             outcome = SamlStore(tx).record_assertion_locking_sign_in(
                 _seen(services, org.id, connection_id, "a-1"), EMAIL, None
             )
-            assert outcome == (expected, None)
+            assert outcome[:2] == (expected, None)
 
 
 def test_the_request_the_assertion_answers_is_taken_once(
@@ -137,12 +140,25 @@ def test_the_request_the_assertion_answers_is_taken_once(
         store = SamlStore(tx)
         assert store.record_assertion_locking_sign_in(
             _seen(services, org.id, connection_id, "a-1"), EMAIL, request
-        ) == (True, (browser,))
+        )[:2] == (True, (browser,))
     with pg.transaction() as tx:
         store = SamlStore(tx)
         assert store.record_assertion_locking_sign_in(
             _seen(services, org.id, connection_id, "a-2"), EMAIL, request
-        ) == (True, None), "the request was taken by the first answer"
+        )[:2] == (True, None), "the request was taken by the first answer"
         assert store.record_assertion_locking_sign_in(
             _seen(services, org.id, connection_id, "a-2"), EMAIL, ("req-2", "authn", now)
-        ) == (False, None)
+        )[:2] == (False, None)
+
+
+def test_an_assertion_for_a_deleted_connection_is_not_recorded(
+    pg: Database, services: Services, org_and_connection: tuple[m.Organization, str]
+) -> None:
+    org, connection_id = org_and_connection
+    with pg.engine.begin() as conn:
+        conn.execute(sa.delete(sso_connections).where(sso_connections.c.id == connection_id))
+    with pg.transaction() as tx:
+        outcome = SamlStore(tx).record_assertion_locking_sign_in(
+            _seen(services, org.id, connection_id, "a-1"), EMAIL, None
+        )
+        assert outcome == (False, None, None), "no row (no foreign key violation) and no revision"
