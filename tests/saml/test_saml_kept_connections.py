@@ -26,10 +26,24 @@ def _elsewhere(services: Services, sql: str, **params: object) -> None:
         conn.execute(sa.text(sql), params)
 
 
-def _sign_in(client: FlaskClient, setup: SamlSetup, **kwargs):  # type: ignore[no-untyped-def]
+def _login(client: FlaskClient, setup: SamlSetup) -> tuple[str, str | None]:
+    """A signed-out browser starts a sign-in: the AuthnRequest's id and the relay state."""
     sign_out(client)
-    request_id, relay = start_login(client, setup.slug)
+    return start_login(client, setup.slug)
+
+
+def _sign_in(client: FlaskClient, setup: SamlSetup, **kwargs):  # type: ignore[no-untyped-def]
+    request_id, relay = _login(client, setup)
     return post_acs(client, setup.slug, setup.response(EMAIL, in_response_to=request_id, **kwargs), relay)
+
+
+def _counted_sign_in(client: FlaskClient, setup: SamlSetup, services: Services):  # type: ignore[no-untyped-def]
+    """A sign-in whose ACS post alone is counted: its answer and the statements it sent."""
+    request_id, relay = _login(client, setup)
+    xml = setup.response(EMAIL, in_response_to=request_id)
+    with count_statements(services.db.engine) as counted:
+        answer = post_acs(client, setup.slug, xml, relay)
+    return answer, counted.statements
 
 
 def _reads_of_the_connection(statements: list[str]) -> list[str]:
@@ -49,20 +63,16 @@ def test_a_sign_in_uses_the_kept_connection_without_reading_it(
     client: FlaskClient, okta: SamlSetup, app_services: Services
 ) -> None:
     assert _sign_in(client, okta).status_code == 303
-    sign_out(client)
-    request_id, relay = start_login(client, okta.slug)
-    xml = okta.response(EMAIL, in_response_to=request_id)
-    with count_statements(app_services.db.engine) as counted:
-        assert post_acs(client, okta.slug, xml, relay).status_code == 303
-    assert _reads_of_the_connection(counted.statements) == []
+    answer, statements = _counted_sign_in(client, okta, app_services)
+    assert answer.status_code == 303
+    assert _reads_of_the_connection(statements) == []
 
 
 def test_a_connection_disabled_elsewhere_refuses_the_next_sign_in(
     client: FlaskClient, okta: SamlSetup, app_services: Services
 ) -> None:
     assert _sign_in(client, okta).status_code == 303
-    sign_out(client)
-    request_id, relay = start_login(client, okta.slug)
+    request_id, relay = _login(client, okta)
     _elsewhere(
         app_services,
         "UPDATE sso_connections SET enabled = :off WHERE id = :id",
@@ -116,22 +126,16 @@ def test_an_attempt_on_a_stale_copy_writes_nothing_and_the_copy_is_replaced(
         id=okta.connection.id,
     )
 
-    sign_out(client)
-    request_id, relay = start_login(client, okta.slug)
-    xml = okta.response(EMAIL, in_response_to=request_id)
-    with count_statements(app_services.db.engine) as counted:
-        assert post_acs(client, okta.slug, xml, relay).status_code == 303
-    assert len(_reads_of_the_connection(counted.statements)) == 1, "the stale copy was read again, once"
+    answer, statements = _counted_sign_in(client, okta, app_services)
+    assert answer.status_code == 303
+    assert len(_reads_of_the_connection(statements)) == 1, "the stale copy was read again, once"
     assert _rows(app_services, "web_sessions", org) == sessions + 1
     assert _rows(app_services, "saml_assertions_seen", org) == seen + 1
     assert _rows(app_services, "audit_events", org, "AND action = 'sign_in.succeeded'") == audited + 1
 
-    sign_out(client)
-    request_id, relay = start_login(client, okta.slug)
-    xml = okta.response(EMAIL, in_response_to=request_id)
-    with count_statements(app_services.db.engine) as counted:
-        assert post_acs(client, okta.slug, xml, relay).status_code == 303
-    assert _reads_of_the_connection(counted.statements) == [], "the copy read again is kept"
+    answer, statements = _counted_sign_in(client, okta, app_services)
+    assert answer.status_code == 303
+    assert _reads_of_the_connection(statements) == [], "the copy read again is kept"
 
 
 def test_a_connection_deleted_elsewhere_is_unknown_to_the_next_sign_in(
@@ -140,8 +144,7 @@ def test_a_connection_deleted_elsewhere_is_unknown_to_the_next_sign_in(
     add_saml_connection(app, client, acme, name="spare")  # the organization keeps a usable connection
     setup = add_saml_connection(app, client, acme, name="doomed")
     assert _sign_in(client, setup).status_code == 303
-    sign_out(client)
-    request_id, relay = start_login(client, setup.slug)
+    request_id, relay = _login(client, setup)
     app_services.connection_lifecycle.delete(acme.id, setup.connection.id, CLI)
     gone = post_acs(client, setup.slug, setup.response(EMAIL, in_response_to=request_id), relay)
     assert gone.status_code == 404
