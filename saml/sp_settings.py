@@ -148,8 +148,8 @@ class AcsSettingsCache:
     from, which the database draws anew on every write of the row (``m.SsoConnection.revision``), or, for a
     connection that was never stored, a digest of its configuration: any edit (an IdP certificate added or
     removed, a metadata re-import, an SP key rotated, the IdP-initiated flag) changes the key, so the request
-    after it builds afresh from what it read and an old entry can never be used again. Whether the connection is usable is read from its
-    row on every request, not from here. One cache per app, so apps with different secret keys (which open the
+    after it builds afresh from what it read and an old entry can never be used again. Whether the connection
+    is usable is read from its row on every request, not from here. One cache per app, so apps with different secret keys (which open the
     SP keys) never share an entry."""
 
     def __init__(self, size: int = 128) -> None:

@@ -656,13 +656,9 @@ class SamlConnectionService(ServiceBase):
             email = _lockable(signs_in) if store.dialect == "postgresql" else None
             if email is not None:
                 outcome = store.record_assertion_locking_sign_in(seen, email, request)
-            if outcome is not None:
-                revision: str | None = outcome[2]
-            else:
-                revision = tx.connection_revision(connection.id) if kept_copy else connection.revision
-            if revision is None or (kept_copy and revision != connection.revision):
-                self.kept.forget(connection.slug)
-                raise ConnectionChanged(connection.slug)
+                self._check_copy(connection, outcome[2], kept_copy)
+            elif kept_copy:
+                self._check_copy(connection, tx.connection_revision(connection.id), kept_copy)
             if outcome is not None:
                 recorded, taken, _ = outcome
             elif in_response_to is None:
@@ -685,6 +681,13 @@ class SamlConnectionService(ServiceBase):
                     "saml_other_browser",
                     "This sign-in was started in another browser. Start the sign-in again here.",
                 )
+
+    def _check_copy(self, connection: m.SsoConnection, stored: str | None, kept_copy: bool) -> None:
+        """``ConnectionChanged`` when the connection is gone (no ``stored`` revision) or, for a kept copy, when
+        ``stored`` is not the copy's revision; the copy is then forgotten."""
+        if stored is None or (kept_copy and stored != connection.revision):
+            self.kept.forget(connection.slug)
+            raise ConnectionChanged(connection.slug)
 
     def request_pending(self, connection: m.SsoConnection, request_id: str | None, kind: str) -> bool:
         """Whether the gateway sent ``request_id`` (of ``kind``) through this connection and it is still live."""
