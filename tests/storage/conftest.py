@@ -119,3 +119,10 @@ def sent(db: Database) -> Iterator[list[str]]:
     sa.event.listen(db.engine, "before_cursor_execute", record)
     yield statements
     sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+def postgresql_only(db: Database, why: str) -> Database:
+    """``db``, or the test skipped with ``why`` on SQLite (for what only PostgreSQL's locks have)."""
+    if db.dialect != "postgresql":
+        pytest.skip(why)
+    return db

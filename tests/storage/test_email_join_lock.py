@@ -16,15 +16,15 @@ from gateway.storage import hot_statements as hot
 from gateway.storage.db import Database
 from gateway.storage.store import SHARE
 
+from .conftest import postgresql_only
+
 CLI = m.Actor.cli()
 EMAIL = "ada@acme.test"
 
 
 @pytest.fixture
 def pg(db: Database) -> Database:
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite's write lock serializes every join; there is no join lock to fold")
-    return db
+    return postgresql_only(db, "SQLite's write lock serializes every join; there is no join lock to fold")
 
 
 def _held_elsewhere(db: Database, org_id: str, email: str) -> bool:

@@ -89,9 +89,14 @@ def _audit(tx: Store, org_id: str, action: str) -> None:
     )
 
 
-def _actions(db: Database, org_id: str) -> list[str]:
+def _stored(db: Database, column: sa.Column[str], org_id: str) -> list[str]:
+    """``column``'s committed values in the organization's rows of its table (seen from another connection)."""
     with db.engine.connect() as conn:
-        return list(conn.scalars(sa.select(audit_events.c.action).where(audit_events.c.org_id == org_id)))
+        return list(conn.scalars(sa.select(column).where(column.table.c.org_id == org_id)))
+
+
+def _actions(db: Database, org_id: str) -> list[str]:
+    return _stored(db, audit_events.c.action, org_id)
 
 
 def test_a_writer_reads_without_the_write_lock_and_takes_it_at_its_first_write(
@@ -238,8 +243,7 @@ def _new_member(org_id: str, email: str, user_name: str) -> m.Member:
 
 
 def _member_ids(db: Database, org_id: str) -> list[str]:
-    with db.engine.connect() as conn:
-        return list(conn.scalars(sa.select(members.c.id).where(members.c.org_id == org_id)))
+    return _stored(db, members.c.id, org_id)
 
 
 def test_new_rows_wait_for_the_lock_and_go_before_any_statement_after_them(

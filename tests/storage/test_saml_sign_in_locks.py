@@ -23,15 +23,15 @@ from gateway.storage.saml_tables import SamlAssertionSeen, SamlRequest
 from gateway.storage.store import SHARE
 from gateway.storage.tables import sso_connections
 
+from .conftest import postgresql_only
+
 CLI = m.Actor.cli()
 EMAIL = "ada@acme.test"
 
 
 @pytest.fixture
 def pg(db: Database) -> Database:
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite's write lock serializes every sign-in; there are no locks to fold")
-    return db
+    return postgresql_only(db, "SQLite's write lock serializes every sign-in; there are no locks to fold")
 
 
 @pytest.fixture
